@@ -1,0 +1,215 @@
+#include "commands.h"
+
+#include <iostream>
+#include <map>
+
+#include "cadenza/sdk/plugin_info.h"
+#include "cli_args.h"
+#include "error.h"
+#include "exec_stage.h"
+#include "orchestrator.h"
+#include "plugin_catalog.h"
+#include "plugin_finder.h"
+#include "prepared_workflow.h"
+#include "stage_graph.h"
+#include "workflow_parser.h"
+
+namespace cadenza {
+
+using nlohmann::json;
+
+namespace {
+
+const std::map<std::string, std::string>& help_texts() {
+  static const std::map<std::string, std::string> texts = {
+      {"", R"(cadenza — reproducible ML workflows, on a laptop or a SLURM cluster
+
+usage: cadenza <command> [options]
+
+commands:
+  run [workflow.toml]        run the workflow's stages (default: ./workflow.toml)
+  dag [workflow.toml]        print the stage graph (--dot for Graphviz)
+  plugins                    list every plugin found: kind, name, version, ABI, path
+  plugins info <name>        a plugin's description and params schema
+  exec-stage <spec.json>     run one stage from a job spec (what backends run)
+
+options:
+  -h, --help                 this help; `cadenza <command> --help` for a command
+  --version                  print the version
+
+Plugins are searched in <bindir>/../lib/cadenza/plugins, <bindir>/plugins,
+$CADENZA_PLUGIN_PATH and [workflow].plugin_paths, in that order.
+)"},
+      {"run", R"(usage: cadenza run [workflow.toml] [options]
+
+Checks the whole workflow (TOML, params against each plugin's schema, the
+DAG), then runs stages whose inputs are ready on their backends. Each stage
+runs in its own process (`cadenza exec-stage`); its output is shown with a
+[stage] prefix and kept in .cadenza/runs/<run id>/<stage>/log.txt.
+
+options:
+  -j, --jobs N        run at most N stages at once (the backend's max_jobs)
+  -s, --stage NAME    run NAME and the stages it needs; may be repeated
+  -k, --keep-going    after a failure, keep running stages that do not need it
+  -h, --help          this help
+
+Ctrl-C cancels running stages (SIGTERM, then SIGKILL after the backend's
+grace period; a second Ctrl-C kills at once) and exits with status 130.
+)"},
+      {"dag", R"(usage: cadenza dag [workflow.toml] [--dot]
+
+Prints the stages in execution order with the stages each one needs, or with
+--dot the graph in Graphviz DOT (cadenza dag --dot | dot -Tsvg > dag.svg).
+)"},
+      {"plugins", R"(usage: cadenza plugins [--workflow workflow.toml] [--json]
+       cadenza plugins info <name> [--workflow workflow.toml] [--json]
+
+Lists every plugin in the search path with kind, name, version, SDK ABI and
+path, or describes one plugin and its params. With --workflow, the
+workflow's plugin_paths are searched too.
+)"},
+      {"exec-stage", R"(usage: cadenza exec-stage <spec.json>
+
+Runs one stage as described by a job spec written by `cadenza run`. Backends
+run this command; you rarely need to. Exit codes: 0 succeeded, 1 failed,
+2 unreadable spec, 3 cancelled. The result is written to <run_dir>/result.json.
+)"},
+  };
+  return texts;
+}
+
+bool wants_help(const Args& args) {
+  for (const auto& a : args)
+    if (a == "-h" || a == "--help") return true;
+  return false;
+}
+
+std::string workflow_arg(const CliArgs& cli) {
+  return cli.positionals().empty() ? "workflow.toml" : cli.positionals()[0];
+}
+
+}  // namespace
+
+bool print_help(const std::string& command) {
+  auto it = help_texts().find(command);
+  if (it == help_texts().end()) return false;
+  std::cout << it->second;
+  return true;
+}
+
+int cmd_run(const Args& args) {
+  if (wants_help(args)) return print_help("run"), 0;
+  CliArgs cli("run", args, {"-j|--jobs", "-s|--stage"}, {"-k|--keep-going"});
+  cli.expect_at_most(1, "cadenza run [workflow.toml] [-j N] [--stage NAME]");
+  RunOptions options;
+  options.workflow_path = workflow_arg(cli);
+  options.jobs = cli.get_int("-j", 0, 1);
+  options.stages = cli.all("-s");
+  options.keep_going = cli.has("-k");
+  install_interrupt_handlers();
+  auto prepared = PreparedWorkflow::load(options.workflow_path, options.stages);
+  Orchestrator orchestrator(*prepared, options, std::cout);
+  return orchestrator.run();
+}
+
+int cmd_dag(const Args& args) {
+  if (wants_help(args)) return print_help("dag"), 0;
+  CliArgs cli("dag", args, {}, {"--dot"});
+  cli.expect_at_most(1, "cadenza dag [workflow.toml] [--dot]");
+  const Workflow wf = parse_workflow_file(workflow_arg(cli));
+  const StageGraph graph(wf);
+  std::cout << (cli.has("--dot") ? graph.to_dot() : graph.to_text());
+  return 0;
+}
+
+int cmd_plugins(const Args& args) {
+  if (wants_help(args)) return print_help("plugins"), 0;
+  CliArgs cli("plugins", args, {"--workflow"}, {"--json"});
+  std::vector<std::string> extra;
+  if (cli.has("--workflow")) extra = parse_workflow_file(cli.get("--workflow")).plugin_paths;
+  const PluginFinder finder(extra);
+  PluginCatalog catalog("");
+  const auto& pos = cli.positionals();
+  if (!pos.empty() && pos[0] == "info") {
+    if (pos.size() != 2) throw Error("usage: cadenza plugins info <name>");
+    const std::string& name = pos[1];
+    std::string path;
+    try {
+      path = finder.find(name);
+    } catch (const Error&) {
+      // Allow short names: "local" for backend_local, "preprocess" for stage_preprocess.
+      for (const char* kind : {"stage", "backend", "sink"}) {
+        try {
+          path = finder.find(full_plugin_name(kind, name));
+          break;
+        } catch (const Error&) {
+        }
+      }
+      if (path.empty()) throw;
+    }
+    const PluginMeta& meta = catalog.describe(path);
+    if (cli.has("--json")) {
+      std::cout << plugin_meta_to_json(meta).dump(2) << "\n";
+      return 0;
+    }
+    const PluginInfo& i = meta.info;
+    std::cout << i.name << " " << i.version << " (" << i.kind << " plugin, SDK ABI "
+              << i.abi_version << ")\n  " << i.description << "\n  path: " << i.path
+              << "\n  built with: " << i.compiler << ", " << i.stdlib_abi << "\n";
+    if (i.kind == "stage") {
+      std::cout << "params:\n";
+      if (meta.params.empty()) std::cout << "  (none)\n";
+      for (const auto& p : meta.params) {
+        std::cout << "  " << p.name << " (" << sdk::param_type_name(p.type)
+                  << (p.required() ? ", required" : ", default " + p.default_json) << ")";
+        if (!p.choices.empty()) {
+          std::cout << " one of:";
+          for (const auto& c : p.choices) std::cout << " " << c;
+        }
+        if (p.has_bounds) std::cout << " in [" << json(p.min) << ", " << json(p.max) << "]";
+        std::cout << "\n      " << p.description << "\n";
+      }
+    }
+    return 0;
+  }
+  cli.expect_at_most(0, "cadenza plugins [info <name>]");
+  json all = json::array();
+  int broken = 0;
+  if (!cli.has("--json"))
+    std::printf("%-8s %-24s %-10s %-4s %s\n", "KIND", "NAME", "VERSION", "ABI", "PATH");
+  for (const auto& path : finder.all()) {
+    try {
+      const PluginInfo& i = catalog.describe(path).info;
+      if (cli.has("--json")) {
+        all.push_back(plugin_meta_to_json(catalog.describe(path)));
+        continue;
+      }
+      std::printf("%-8s %-24s %-10s %-4u %s\n", i.kind.c_str(), i.name.c_str(),
+                  i.version.c_str(), i.abi_version, i.path.c_str());
+    } catch (const Error& e) {
+      ++broken;
+      std::cerr << "warning: " << e.what() << "\n";
+    }
+  }
+  if (cli.has("--json")) std::cout << all.dump(2) << "\n";
+  if (!cli.has("--json")) {
+    std::cout << "searched:";
+    for (const auto& d : finder.search_dirs()) std::cout << " " << d;
+    std::cout << "\n";
+  }
+  return broken ? 1 : 0;
+}
+
+int cmd_exec_stage(const Args& args) {
+  if (wants_help(args)) return print_help("exec-stage"), 0;
+  if (args.size() != 1) throw Error("usage: cadenza exec-stage <spec.json>", kExitBadSpec);
+  return exec_stage(args[0]);
+}
+
+int cmd_plugin_meta(const Args& args) {
+  if (args.size() != 1) throw Error("usage: cadenza plugin-meta <library.so>");
+  std::cout << plugin_meta_to_json(describe_plugin_in_process(args[0])).dump() << "\n";
+  return 0;
+}
+
+}  // namespace cadenza

@@ -1,0 +1,23 @@
+// The CLI's subcommands. Each takes the arguments after its name and returns
+// the process exit code; user errors are thrown as cadenza::Error.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace cadenza {
+
+using Args = std::vector<std::string>;
+
+int cmd_run(const Args& args);
+int cmd_dag(const Args& args);
+int cmd_plugins(const Args& args);
+int cmd_exec_stage(const Args& args);
+int cmd_plugin_meta(const Args& args);
+
+// Prints the top-level help, or a command's help; false if unknown.
+bool print_help(const std::string& command);
+
+constexpr const char* kCadenzaVersion = "0.1.0";
+
+}  // namespace cadenza

@@ -1,0 +1,178 @@
+#include "exec_stage.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "error.h"
+#include "fs_util.h"
+#include "job_spec.h"
+#include "metrics_recorder.h"
+#include "plugin_library.h"
+#include "stage_context.h"
+
+namespace cadenza {
+
+namespace {
+
+std::atomic<bool> g_cancel{false};
+
+extern "C" void on_cancel_signal(int) { g_cancel.store(true); }
+
+void install_cancel_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_cancel_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+}
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Moves each finished out from staging into place. The old output (if any)
+// is renamed aside first and deleted last, so at every instant the final path
+// holds either the complete old or the complete new output.
+void promote_outputs(const JobSpec& spec, const std::map<std::string, std::string>& staging) {
+  for (const auto& [name, rel] : spec.outs) {
+    const std::string final_path = spec.workspace + "/" + rel;
+    const std::string& staged = staging.at(name);
+    std::error_code ec;
+    if (!fs::exists(fs::symlink_status(staged, ec)))
+      throw Error("stage '" + spec.stage + "' finished but did not write its out '" + name +
+                  "' (" + rel + "); the plugin must create every declared out");
+  }
+  for (const auto& [name, rel] : spec.outs) {
+    const std::string final_path = spec.workspace + "/" + rel;
+    const std::string aside = staging_path_for(final_path, spec.run_id) + ".old";
+    std::error_code ec;
+    const bool had_old = fs::exists(fs::symlink_status(final_path, ec));
+    if (had_old) fs::rename(final_path, aside);
+    fs::rename(staging.at(name), final_path);
+    if (had_old) remove_all_quietly(aside);
+  }
+}
+
+}  // namespace
+
+std::string staging_path_for(const std::string& final_path, const std::string& run_id) {
+  const fs::path p(final_path);
+  return (p.parent_path() / ("." + p.filename().string() + ".cadenza-staging-" + run_id))
+      .string();
+}
+
+int exec_stage(const std::string& spec_path) {
+  spdlog::set_pattern("%H:%M:%S %^%l%$ %v");
+  JobSpec spec;
+  try {
+    spec = job_spec_from_json(nlohmann::json::parse(read_file(spec_path)), spec_path);
+  } catch (const nlohmann::json::exception& e) {
+    std::cerr << "error: " << spec_path << ": not a valid job spec (" << e.what() << ")\n";
+    return kExitBadSpec;
+  } catch (const Error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return kExitBadSpec;
+  }
+  install_cancel_handlers();
+
+  JobResult result;
+  result.started_at = now_s();
+  std::map<std::string, std::string> staging;
+  for (const auto& [name, rel] : spec.outs)
+    staging[name] = staging_path_for(spec.workspace + "/" + rel, spec.run_id);
+
+  auto finish = [&](const std::string& status, const std::string& error) {
+    result.status = status;
+    result.error = error;
+    result.finished_at = now_s();
+    if (status != "succeeded")
+      for (const auto& [name, path] : staging) remove_all_quietly(path);
+    try {
+      write_file_atomic(spec.run_dir + "/result.json", to_json(result).dump(2));
+    } catch (const Error& e) {
+      std::cerr << "error: " << e.what() << "\n";
+    }
+    if (!error.empty()) spdlog::error("{}", error);
+    if (status == "succeeded") return kExitStageSucceeded;
+    return status == "cancelled" ? kExitStageCancelled : kExitStageFailed;
+  };
+
+  try {
+    fs::create_directories(spec.run_dir);
+    fs::create_directories(spec.scratch_dir);
+    for (const auto& [name, rel] : spec.deps) {
+      std::error_code ec;
+      if (!fs::exists(spec.workspace + "/" + rel, ec))
+        return finish("failed", "stage '" + spec.stage + "': dep '" + name + "' (" + rel +
+                                    ") does not exist any more; it vanished after the run was "
+                                    "planned");
+    }
+    for (const auto& [name, path] : staging) {
+      remove_all_quietly(path);
+      fs::create_directories(fs::path(path).parent_path());
+    }
+
+    auto library = PluginLibrary::load(spec.plugin_path);
+    if (library->info().name != spec.plugin_name)
+      return finish("failed", spec.plugin_path + " is plugin '" + library->info().name +
+                                  "', but the job spec asks for '" + spec.plugin_name + "'");
+    MetricsRecorder metrics(spec.run_dir);
+    for (const auto& sink_spec : spec.sinks) {
+      try {
+        auto sink = PluginLibrary::load(sink_spec.path)->create_sink();
+        sdk::SinkRunInfo info{spec.workflow_name, spec.experiment, spec.run_id, spec.stage,
+                              spec.workspace,     spec.params.dump(), sink_spec.config.dump()};
+        sink->open(info);
+        metrics.add_sink(sink_spec.name, std::move(sink));
+      } catch (const std::exception& e) {
+        spdlog::warn("metric sink {} is disabled for this run: {}", sink_spec.name, e.what());
+      }
+    }
+
+    std::string error;
+    std::string status = "succeeded";
+    {
+      auto stage = library->create_stage();
+      StageContextImpl context(spec, staging, metrics, g_cancel);
+      try {
+        stage->run(context);
+        if (g_cancel.load()) status = "cancelled";
+      } catch (const sdk::Cancelled&) {
+        status = "cancelled";
+      } catch (const sdk::PluginError& e) {
+        status = g_cancel.load() ? "cancelled" : "failed";
+        error = e.what();
+      } catch (const std::exception& e) {
+        status = g_cancel.load() ? "cancelled" : "failed";
+        error = std::string("stage '") + spec.stage + "' threw an unexpected exception: " + e.what();
+      } catch (...) {
+        status = "failed";
+        error = "stage '" + spec.stage + "' threw an unknown exception";
+      }
+    }
+    if (status == "succeeded") {
+      try {
+        promote_outputs(spec, staging);
+      } catch (const std::exception& e) {
+        status = "failed";
+        error = e.what();
+      }
+    }
+    metrics.close_sinks(status == "succeeded"   ? sdk::RunOutcome::kSucceeded
+                        : status == "cancelled" ? sdk::RunOutcome::kCancelled
+                                                : sdk::RunOutcome::kFailed);
+    if (status == "cancelled" && error.empty()) error = "cancelled";
+    return finish(status, status == "cancelled" ? "" : error);
+  } catch (const std::exception& e) {
+    return finish("failed", e.what());
+  }
+}
+
+}  // namespace cadenza

@@ -1,0 +1,42 @@
+// Small file-system helpers shared by the engine's on-disk formats.
+//
+// The one rule they exist for: a file another process may read (lock file,
+// job spec, result, cache entry) is written to a temporary file in the same
+// directory and renamed into place, so a reader sees the old or the new
+// content, never half of it, even if the writer is killed mid-write.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace cadenza {
+
+namespace fs = std::filesystem;
+
+// Writes `content` to `path` atomically (temp file, fsync, rename).
+// Creates the parent directory. Throws Error naming the path on failure.
+void write_file_atomic(const fs::path& path, std::string_view content);
+
+// Reads a whole file. Throws Error naming the path if it cannot.
+std::string read_file(const fs::path& path);
+
+// A name unique to this process and call, for temporary files and run ids.
+std::string unique_suffix();
+
+// Lexically normalises a workspace-relative path ("a/./b/../c" -> "a/c").
+// Returns an empty string if the path is absolute or leaves the workspace
+// ("../x"): callers turn that into an error naming the field.
+std::string normalize_relative(std::string_view path);
+
+// True if `inner` equals `outer` or lies inside it (both normalised,
+// relative): "data/x" is inside "data", "database" is not.
+bool path_within(std::string_view inner, std::string_view outer);
+
+// Removes a file or directory tree if it exists; never throws.
+void remove_all_quietly(const fs::path& path);
+
+// Absolute path of the running executable (/proc/self/exe).
+fs::path current_executable();
+
+}  // namespace cadenza

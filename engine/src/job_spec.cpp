@@ -1,0 +1,86 @@
+#include "job_spec.h"
+
+#include "error.h"
+
+namespace cadenza {
+
+using nlohmann::json;
+
+json to_json(const JobSpec& s) {
+  json sinks = json::array();
+  for (const auto& sink : s.sinks)
+    sinks.push_back({{"name", sink.name}, {"path", sink.path}, {"config", sink.config}});
+  return {{"spec_version", kJobSpecVersion},
+          {"run_id", s.run_id},
+          {"workflow_name", s.workflow_name},
+          {"experiment", s.experiment},
+          {"stage", s.stage},
+          {"workspace", s.workspace},
+          {"plugin", {{"name", s.plugin_name}, {"path", s.plugin_path}}},
+          {"params", s.params},
+          {"deps", s.deps},
+          {"outs", s.outs},
+          {"run_dir", s.run_dir},
+          {"scratch_dir", s.scratch_dir},
+          {"cpus", s.cpus},
+          {"sinks", sinks}};
+}
+
+JobSpec job_spec_from_json(const json& j, const std::string& source) {
+  std::string field;
+  try {
+    field = "spec_version";
+    if (j.at("spec_version").get<int>() != kJobSpecVersion)
+      throw Error(source + ": job spec version " + j.at("spec_version").dump() +
+                  " is not supported by this cadenza (it reads version " +
+                  std::to_string(kJobSpecVersion) +
+                  "); run the stage with the cadenza that wrote the spec");
+    JobSpec s;
+    field = "run_id"; s.run_id = j.at(field);
+    field = "workflow_name"; s.workflow_name = j.at(field);
+    field = "experiment"; s.experiment = j.at(field);
+    field = "stage"; s.stage = j.at(field);
+    field = "workspace"; s.workspace = j.at(field);
+    field = "plugin.name"; s.plugin_name = j.at("plugin").at("name");
+    field = "plugin.path"; s.plugin_path = j.at("plugin").at("path");
+    field = "params"; s.params = j.at(field);
+    if (!s.params.is_object()) throw std::invalid_argument("not an object");
+    field = "deps"; s.deps = j.at(field).get<std::map<std::string, std::string>>();
+    field = "outs"; s.outs = j.at(field).get<std::map<std::string, std::string>>();
+    field = "run_dir"; s.run_dir = j.at(field);
+    field = "scratch_dir"; s.scratch_dir = j.at(field);
+    field = "cpus"; s.cpus = j.at(field);
+    field = "sinks";
+    for (const auto& sink : j.at("sinks"))
+      s.sinks.push_back({sink.at("name"), sink.at("path"), sink.at("config")});
+    return s;
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Error(source + ": invalid job spec: field '" + field + "' is missing or has the wrong "
+                "type (" + e.what() + ")");
+  }
+}
+
+json to_json(const JobResult& r) {
+  return {{"status", r.status},
+          {"error", r.error},
+          {"started_at", r.started_at},
+          {"finished_at", r.finished_at},
+          {"duration_s", r.finished_at - r.started_at}};
+}
+
+JobResult job_result_from_json(const json& j, const std::string& source) {
+  try {
+    JobResult r;
+    r.status = j.at("status");
+    r.error = j.at("error");
+    r.started_at = j.at("started_at");
+    r.finished_at = j.at("finished_at");
+    return r;
+  } catch (const std::exception& e) {
+    throw Error(source + ": invalid job result (" + e.what() + ")");
+  }
+}
+
+}  // namespace cadenza

@@ -1,0 +1,62 @@
+// The job spec: everything `cadenza exec-stage` needs to run one stage,
+// fully resolved by the orchestrator and written as JSON, so that the stage
+// can run in another process, on another machine (a SLURM node), later.
+// And the job result that exec-stage writes back.
+//
+// Both files are versioned (spec_version); exec-stage refuses a spec of
+// another version with a message rather than guessing.
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace cadenza {
+
+constexpr int kJobSpecVersion = 1;
+
+// Exit codes of `cadenza exec-stage`.
+constexpr int kExitStageSucceeded = 0;
+constexpr int kExitStageFailed = 1;
+constexpr int kExitBadSpec = 2;
+constexpr int kExitStageCancelled = 3;
+
+struct SinkSpec {
+  std::string name;  // e.g. "sink_tensorboard"
+  std::string path;  // library path
+  nlohmann::json config = nlohmann::json::object();
+};
+
+struct JobSpec {
+  std::string run_id;
+  std::string workflow_name;
+  std::string experiment;
+  std::string stage;
+  std::string workspace;     // absolute; deps and outs are relative to it
+  std::string plugin_name;
+  std::string plugin_path;
+  nlohmann::json params = nlohmann::json::object();  // resolved, canonical
+  std::map<std::string, std::string> deps;  // name -> workspace-relative path
+  std::map<std::string, std::string> outs;
+  std::string run_dir;       // absolute; result.json, metrics.jsonl, progress.json
+  std::string scratch_dir;   // absolute; survives failed runs (checkpoints)
+  int cpus = 1;
+  std::vector<SinkSpec> sinks;
+};
+
+struct JobResult {
+  std::string status;   // "succeeded", "failed", "cancelled"
+  std::string error;    // for failed: the message for the user
+  double started_at = 0;   // seconds since the epoch
+  double finished_at = 0;
+};
+
+nlohmann::json to_json(const JobSpec& spec);
+// Throws Error naming `source` and the bad field.
+JobSpec job_spec_from_json(const nlohmann::json& j, const std::string& source);
+
+nlohmann::json to_json(const JobResult& result);
+JobResult job_result_from_json(const nlohmann::json& j, const std::string& source);
+
+}  // namespace cadenza

@@ -1,0 +1,55 @@
+// The engine's own record of a stage run's metrics, and the fan-out to sinks.
+//
+// Every metric call is appended as one JSON line to <run_dir>/metrics.jsonl
+// (flushed per line, so `cadenza status` can read the latest values while the
+// stage runs) and forwarded to each configured MetricSink. Audio clips are
+// also written as float WAV files under <run_dir>/audio/. A sink that throws
+// is reported once on stderr and dropped; it never fails the stage.
+#pragma once
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cadenza/sdk/metric_sink.h"
+
+namespace cadenza {
+
+class MetricsRecorder : public sdk::MetricsEmitter {
+ public:
+  // Opens (appends to) <run_dir>/metrics.jsonl. Throws Error if it cannot.
+  explicit MetricsRecorder(const std::string& run_dir);
+  ~MetricsRecorder() override;
+  MetricsRecorder(const MetricsRecorder&) = delete;
+  MetricsRecorder& operator=(const MetricsRecorder&) = delete;
+
+  // `name` is used in warnings. The recorder shares ownership of the sink.
+  void add_sink(std::string name, std::shared_ptr<sdk::MetricSink> sink);
+  // Closes every sink with `outcome`; call once, before destruction.
+  void close_sinks(sdk::RunOutcome outcome);
+
+  void scalar(std::string_view tag, double value, int64_t step) override;
+  void text(std::string_view tag, std::string_view text, int64_t step) override;
+  void audio(std::string_view tag, const float* samples, size_t frames, int channels,
+             int sample_rate, int64_t step) override;
+
+ private:
+  template <typename Fn>
+  void forward(Fn&& fn);
+  void append(const std::string& line);
+
+  std::string run_dir_;
+  std::FILE* file_ = nullptr;
+  struct NamedSink {
+    std::string name;
+    std::shared_ptr<sdk::MetricSink> sink;
+  };
+  std::vector<NamedSink> sinks_;
+};
+
+// Writes interleaved float samples as a 32-bit float WAV file. Throws Error.
+void write_float_wav(const std::string& path, const float* samples, size_t frames, int channels,
+                     int sample_rate);
+
+}  // namespace cadenza

@@ -1,0 +1,331 @@
+#include "orchestrator.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <ctime>
+#include <iomanip>
+#include <map>
+#include <sstream>
+
+#include "error.h"
+#include "fs_util.h"
+#include "job_spec.h"
+#include "plugin_library.h"
+#include "subprocess.h"
+
+namespace cadenza {
+
+using nlohmann::json;
+
+namespace {
+
+std::atomic<int> g_interrupts{0};
+extern "C" void on_interrupt(int) { g_interrupts.fetch_add(1); }
+
+std::string make_run_id() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&now, &tm);
+  std::ostringstream s;
+  s << std::put_time(&tm, "%Y%m%d-%H%M%S") << "-" << std::hex
+    << ((static_cast<unsigned>(::getpid()) * 2654435761u) & 0xffffu);
+  return s.str();
+}
+
+std::string seconds_text(double s) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(s < 10 ? 2 : 1) << s << "s";
+  return out.str();
+}
+
+}  // namespace
+
+void install_interrupt_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_interrupt;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+int interrupt_count() { return g_interrupts.load(); }
+
+enum class StageState { kNotSelected, kPending, kSubmitted, kRunning, kSucceeded, kFailed,
+                        kCancelled, kBlocked };
+
+struct Orchestrator::Impl : public sdk::BackendHost {
+  const PreparedWorkflow& pw;
+  RunOptions options;
+  std::ostream& out;
+  std::string run_id;
+  std::string run_root;
+  std::vector<StageState> state;
+  std::vector<double> started;
+
+  struct BackendSlot {
+    std::shared_ptr<sdk::Backend> backend;
+    std::map<sdk::JobId, size_t> jobs;  // active job -> stage
+  };
+  std::map<std::string, BackendSlot> backends;
+  std::vector<sdk::JobId> job_of;
+  bool failed_once = false;
+  int cancels_sent = 0;
+
+  Impl(const PreparedWorkflow& p, RunOptions o, std::ostream& os)
+      : pw(p), options(std::move(o)), out(os) {}
+
+  const std::string& name(size_t i) const { return pw.workflow().stages[i].name; }
+
+  void job_output(sdk::JobId id, std::string_view line) override {
+    for (auto& [bname, slot] : backends) {
+      auto it = slot.jobs.find(id);
+      if (it == slot.jobs.end()) continue;
+      out << "[" << name(it->second) << "] " << line << "\n" << std::flush;
+      return;
+    }
+  }
+
+  void load_backends() {
+    for (const auto& [bname, path] : pw.backend_paths()) {
+      auto backend = PluginLibrary::load(path)->create_backend();
+      json config = pw.workflow().backend_configs.count(bname)
+                        ? pw.workflow().backend_configs.at(bname)
+                        : json::object();
+      if (options.jobs > 0) config["max_jobs"] = options.jobs;
+      try {
+        backend->configure(config.dump(), *this);
+      } catch (const std::exception& e) {
+        throw Error(pw.workflow().file + ": [backends." + bname + "]: " + e.what());
+      }
+      backends[bname] = BackendSlot{std::move(backend), {}};
+    }
+  }
+
+  bool upstream_done(size_t i) const {
+    for (size_t u : pw.graph().upstream(i))
+      if (state[u] != StageState::kSucceeded && state[u] != StageState::kNotSelected)
+        return false;
+    return true;
+  }
+
+  // For backends that hold jobs until their deps succeed (SLURM): true when
+  // every upstream stage is at least submitted to the same backend.
+  bool upstream_submitted_to(size_t i, const std::string& backend,
+                             std::vector<sdk::JobId>* after) const {
+    for (size_t u : pw.graph().upstream(i)) {
+      if (state[u] == StageState::kSucceeded || state[u] == StageState::kNotSelected) continue;
+      if ((state[u] != StageState::kSubmitted && state[u] != StageState::kRunning) ||
+          pw.stage(u).backend != backend)
+        return false;
+      after->push_back(job_of[u]);
+    }
+    return true;
+  }
+
+  void submit(size_t i, const std::vector<sdk::JobId>& after) {
+    const PreparedStage& ps = pw.stage(i);
+    const StageDecl& decl = *ps.decl;
+    const Workflow& wf = pw.workflow();
+    JobSpec spec;
+    spec.run_id = run_id;
+    spec.workflow_name = wf.name;
+    spec.experiment = wf.experiment;
+    spec.stage = decl.name;
+    spec.workspace = wf.workspace;
+    spec.plugin_name = ps.plugin.name;
+    spec.plugin_path = ps.plugin_path;
+    spec.params = ps.params;
+    for (const auto& [n, d] : decl.deps) spec.deps[n] = d.path;
+    for (const auto& [n, o] : decl.outs) spec.outs[n] = o.path;
+    spec.run_dir = run_root + "/" + decl.name;
+    spec.scratch_dir = wf.state_dir() + "/scratch/" + decl.name;
+    spec.cpus = decl.resources.cpus;
+    spec.sinks = ps.sinks;
+    const std::string spec_path = spec.run_dir + "/spec.json";
+    write_file_atomic(spec_path, to_json(spec).dump(2));
+
+    sdk::JobRequest request;
+    request.name = decl.name;
+    request.argv = {current_executable().string(), "exec-stage", spec_path};
+    request.workdir = wf.workspace;
+    request.log_path = spec.run_dir + "/log.txt";
+    request.resources = {decl.resources.cpus, decl.resources.gpus, decl.resources.mem_bytes,
+                         decl.resources.time_limit_s};
+    request.after = after;
+    request.backend_config_json = decl.backend_config.dump();
+    auto& slot = backends.at(ps.backend);
+    sdk::JobId id = 0;
+    try {
+      id = slot.backend->submit(request);
+    } catch (const std::exception& e) {
+      throw Error(decl.pos.str() + ": stage '" + decl.name + "' could not be submitted to " +
+                  ps.backend + ": " + e.what());
+    }
+    slot.jobs[id] = i;
+    job_of[i] = id;
+    state[i] = StageState::kSubmitted;
+  }
+
+  void block_downstream(size_t i) {
+    for (size_t d : pw.graph().downstream(i)) {
+      if (state[d] != StageState::kPending) continue;
+      state[d] = StageState::kBlocked;
+      block_downstream(d);
+    }
+  }
+
+  void finish(size_t i, const sdk::JobUpdate& update) {
+    const std::string run_dir = run_root + "/" + name(i);
+    const std::string result_path = run_dir + "/result.json";
+    std::error_code ec;
+    JobResult result;
+    bool have_result = false;
+    if (fs::exists(result_path, ec)) {
+      try {
+        result = job_result_from_json(json::parse(read_file(result_path)), result_path);
+        have_result = true;
+      } catch (const std::exception&) {
+      }
+    }
+    const double took = have_result ? result.finished_at - result.started_at
+                                    : now() - started[i];
+    if (update.state == sdk::JobState::kSucceeded && have_result &&
+        result.status == "succeeded") {
+      state[i] = StageState::kSucceeded;
+      out << "[" << name(i) << "] done in " << seconds_text(took) << "\n";
+    } else if (update.state == sdk::JobState::kCancelled ||
+               (have_result && result.status == "cancelled")) {
+      state[i] = StageState::kCancelled;
+      out << "[" << name(i) << "] cancelled after " << seconds_text(took) << "\n";
+    } else {
+      state[i] = StageState::kFailed;
+      std::string why;
+      if (have_result && !result.error.empty()) why = result.error;
+      else if (update.signal) why = "exec-stage was killed by " + describe_signal(update.signal);
+      else if (!update.message.empty()) why = update.message;
+      else why = "exec-stage exited with code " + std::to_string(update.exit_code);
+      out << "[" << name(i) << "] FAILED after " << seconds_text(took) << ": " << why
+          << "\n    log: " << run_dir << "/log.txt\n";
+      failed_once = true;
+      block_downstream(i);
+    }
+    out << std::flush;
+  }
+
+  static double now() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
+  void cancel_everything() {
+    ++cancels_sent;
+    out << (cancels_sent == 1 ? "cadenza: interrupted; cancelling running stages "
+                                "(press Ctrl-C again to kill them now)\n"
+                              : "cadenza: killing running stages\n")
+        << std::flush;
+    for (size_t i = 0; i < state.size(); ++i)
+      if (state[i] == StageState::kPending) state[i] = StageState::kBlocked;
+    for (auto& [bname, slot] : backends)
+      for (auto& [id, stage] : slot.jobs) slot.backend->cancel(id);
+  }
+
+  int run() {
+    const size_t n = pw.size();
+    state.assign(n, StageState::kNotSelected);
+    started.assign(n, 0);
+    job_of.assign(n, 0);
+    size_t selected = 0;
+    for (size_t i = 0; i < n; ++i)
+      if (pw.selected(i)) {
+        state[i] = StageState::kPending;
+        ++selected;
+      }
+    run_root = pw.workflow().state_dir() + "/runs/" + run_id;
+    fs::create_directories(run_root);
+    {  // .cadenza/runs/latest -> <run id>, replaced atomically
+      const std::string link = pw.workflow().state_dir() + "/runs/latest";
+      const std::string tmp = link + ".tmp-" + unique_suffix();
+      std::error_code ec;
+      fs::create_symlink(run_id, tmp, ec);
+      if (!ec) fs::rename(tmp, link, ec);
+    }
+    load_backends();
+    out << "cadenza: run " << run_id << ": " << selected << " stage" << (selected == 1 ? "" : "s")
+        << "\n" << std::flush;
+
+    bool interrupted = false;
+    while (true) {
+      if (interrupt_count() > cancels_sent) {
+        interrupted = true;
+        cancel_everything();
+      }
+      if (!interrupted && (!failed_once || options.keep_going)) {
+        for (size_t i : pw.graph().order()) {
+          if (state[i] != StageState::kPending) continue;
+          const std::string& backend = pw.stage(i).backend;
+          std::vector<sdk::JobId> after;
+          if (upstream_done(i)) {
+            submit(i, after);
+          } else if (backends.at(backend).backend->handles_dependencies() &&
+                     upstream_submitted_to(i, backend, &after)) {
+            submit(i, after);
+          }
+        }
+      }
+      size_t active_backends = 0;
+      for (auto& [bname, slot] : backends) active_backends += !slot.jobs.empty();
+      if (active_backends == 0) break;
+      const int timeout_ms = active_backends == 1 ? 200 : 50;
+      for (auto& [bname, slot] : backends) {
+        if (slot.jobs.empty()) continue;
+        for (const auto& update : slot.backend->wait(timeout_ms)) {
+          auto it = slot.jobs.find(update.id);
+          if (it == slot.jobs.end()) continue;
+          const size_t i = it->second;
+          if (update.state == sdk::JobState::kRunning) {
+            state[i] = StageState::kRunning;
+            started[i] = now();
+            out << "[" << name(i) << "] started (" << pw.stage(i).plugin.name << ")\n"
+                << std::flush;
+          } else if (update.state != sdk::JobState::kQueued) {
+            slot.jobs.erase(it);
+            finish(i, update);
+          }
+        }
+      }
+    }
+    return summarize(interrupted);
+  }
+
+  int summarize(bool interrupted) {
+    int ok = 0, failed = 0, cancelled = 0, not_run = 0;
+    for (auto s : state) {
+      ok += s == StageState::kSucceeded;
+      failed += s == StageState::kFailed;
+      cancelled += s == StageState::kCancelled;
+      not_run += s == StageState::kBlocked || s == StageState::kPending;
+    }
+    out << "cadenza: " << ok << " succeeded";
+    if (failed) out << ", " << failed << " failed";
+    if (cancelled) out << ", " << cancelled << " cancelled";
+    if (not_run) out << ", " << not_run << " not run";
+    out << "\n" << std::flush;
+    if (interrupted) return 130;
+    return failed || cancelled || not_run ? 1 : 0;
+  }
+};
+
+Orchestrator::Orchestrator(const PreparedWorkflow& workflow, RunOptions options,
+                           std::ostream& out)
+    : impl_(std::make_unique<Impl>(workflow, std::move(options), out)), run_id_(make_run_id()) {
+  impl_->run_id = run_id_;
+}
+
+Orchestrator::~Orchestrator() = default;
+
+int Orchestrator::run() { return impl_->run(); }
+
+}  // namespace cadenza

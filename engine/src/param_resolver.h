@@ -1,0 +1,25 @@
+// Resolves a stage's params against its plugin's declared schema.
+//
+// For each param the stage sets: the key must be declared by the plugin, a
+// value "${name}" is replaced by the shared param [params].name, and the
+// value must have the declared type (an integer is accepted where a float is
+// declared), lie within `choices` and bounds. Params the stage does not set
+// take their defaults; a required one that is missing is an error. Errors
+// carry the file, line and column of the offending value.
+//
+// The result holds exactly the declared params, keys sorted: this canonical
+// JSON is what the stage receives and what its cache key is computed from.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "cadenza/sdk/param_spec.h"
+#include "workflow.h"
+
+namespace cadenza {
+
+nlohmann::json resolve_params(const Workflow& workflow, const StageDecl& stage,
+                              const std::vector<sdk::ParamSpec>& schema);
+
+}  // namespace cadenza

@@ -1,0 +1,65 @@
+#include "prepared_workflow.h"
+
+#include "error.h"
+#include "param_resolver.h"
+#include "workflow_parser.h"
+
+namespace cadenza {
+
+std::unique_ptr<PreparedWorkflow> PreparedWorkflow::load(const std::string& workflow_path,
+                                                         const std::vector<std::string>& only) {
+  std::unique_ptr<PreparedWorkflow> p(new PreparedWorkflow());
+  p->workflow_ = std::make_unique<Workflow>(parse_workflow_file(workflow_path));
+  const Workflow& wf = *p->workflow_;
+  p->graph_ = std::make_unique<StageGraph>(wf);
+  p->finder_ = std::make_unique<PluginFinder>(wf.plugin_paths);
+
+  p->selected_.assign(wf.stages.size(), only.empty());
+  for (const auto& name : only) {
+    auto closure = p->graph_->closure_of(p->graph_->index_of(name));
+    for (size_t i = 0; i < closure.size(); ++i)
+      if (closure[i]) p->selected_[i] = true;
+  }
+
+  PluginCatalog catalog(wf.state_dir() + "/plugin-meta.json");
+  auto describe = [&](const std::string& name, const std::string& kind,
+                      const SourcePos& where) -> const PluginMeta& {
+    std::string path;
+    try {
+      path = p->finder_->find(name);
+      const PluginMeta& meta = catalog.describe(path);
+      if (meta.info.kind != kind)
+        throw Error(path + " is a " + meta.info.kind + " plugin, but a " + kind +
+                    " plugin is needed here");
+      return meta;
+    } catch (const Error& e) {
+      throw Error(where.str() + ": " + e.what());
+    }
+  };
+
+  std::map<std::string, std::string> sink_paths;
+  p->stages_.resize(wf.stages.size());
+  for (size_t i = 0; i < wf.stages.size(); ++i) {
+    const StageDecl& decl = wf.stages[i];
+    PreparedStage& ps = p->stages_[i];
+    ps.decl = &decl;
+    ps.backend = wf.backend_for(decl);
+    if (!p->selected_[i]) continue;
+    const PluginMeta& meta = describe(decl.plugin, "stage", decl.plugin_pos);
+    ps.plugin_path = meta.info.path;
+    ps.plugin = meta.info;
+    ps.params = resolve_params(wf, decl, meta.params);
+    if (!p->backend_paths_.count(ps.backend))
+      p->backend_paths_[ps.backend] = describe(ps.backend, "backend", decl.pos).info.path;
+    for (const auto& sink : wf.sinks_for(decl)) {
+      if (!sink_paths.count(sink)) sink_paths[sink] = describe(sink, "sink", decl.pos).info.path;
+      auto config = wf.sink_configs.count(sink) ? wf.sink_configs.at(sink)
+                                                : nlohmann::json::object();
+      ps.sinks.push_back({sink, sink_paths[sink], config});
+    }
+  }
+  catalog.save();
+  return p;
+}
+
+}  // namespace cadenza

@@ -1,0 +1,31 @@
+// Runs a helper command to completion and captures what it printed.
+//
+// The engine uses it for short helpers of its own (e.g. `cadenza plugin-meta`,
+// which loads a plugin in a throw-away process so that a crashing or heavy
+// plugin never touches the orchestrator). Stage jobs do not go through here:
+// they are run by the backend plugins.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace cadenza {
+
+struct ProcessResult {
+  int exit_code = -1;  // valid when signal == 0
+  int signal = 0;      // the signal that killed it, or 0
+  std::string out;
+  std::string err;
+
+  bool ok() const { return signal == 0 && exit_code == 0; }
+  // "exit code 3" / "signal 11 (Segmentation fault)"
+  std::string describe() const;
+};
+
+// argv[0] must be a path. Throws Error if the process cannot be started.
+ProcessResult run_process(const std::vector<std::string>& argv);
+
+// "signal 11 (Segmentation fault)"
+std::string describe_signal(int signal);
+
+}  // namespace cadenza

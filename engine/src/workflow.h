@@ -1,0 +1,77 @@
+// The in-memory model of a workflow.toml, as parsed and before plugins are
+// consulted. Every value a user wrote keeps its source position so that any
+// later check (param schema, DAG) can point at the exact line.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "error.h"
+
+namespace cadenza {
+
+struct ValueAt {
+  nlohmann::json value;
+  SourcePos pos;
+};
+
+// A dep or out: a path relative to the workspace, normalised.
+struct PathDecl {
+  std::string path;
+  SourcePos pos;
+};
+
+struct ResourceDecl {
+  int cpus = 1;
+  int gpus = 0;
+  uint64_t mem_bytes = 0;
+  int64_t time_limit_s = 0;
+};
+
+struct StageDecl {
+  std::string name;
+  SourcePos pos;                          // of the [stages.<name>] header
+  std::string plugin;                     // full name, e.g. "stage_preprocess"
+  SourcePos plugin_pos;
+  std::string description;
+  std::map<std::string, ValueAt> params;  // as written, before resolution
+  std::map<std::string, PathDecl> deps;   // by name, as the plugin asks for them
+  std::map<std::string, PathDecl> outs;
+  ResourceDecl resources;
+  std::optional<std::string> backend;     // overrides the workflow's
+  nlohmann::json backend_config = nlohmann::json::object();
+  std::optional<std::vector<std::string>> sinks;  // overrides the workflow's
+};
+
+struct Workflow {
+  std::string file;       // absolute path of workflow.toml
+  std::string workspace;  // absolute path of its directory; all paths are relative to it
+  std::string name;
+  std::string experiment;               // defaults to name
+  std::string backend = "backend_local";
+  std::vector<std::string> sinks;       // full plugin names
+  std::map<std::string, nlohmann::json> backend_configs;  // [backends.<full name>]
+  std::map<std::string, nlohmann::json> sink_configs;     // [sinks.<full name>]
+  std::map<std::string, ValueAt> shared_params;           // [params]
+  std::vector<std::string> plugin_paths;                  // absolute
+  std::string cache_dir;                                  // absolute
+  std::string cache_link = "auto";      // how outputs are restored from the cache
+  bool cache_shared = false;            // group-writable cache files
+  std::vector<StageDecl> stages;        // in file order
+
+  const StageDecl* find_stage(const std::string& name) const;
+  // The backend and sinks that apply to a stage after overrides.
+  const std::string& backend_for(const StageDecl& stage) const;
+  const std::vector<std::string>& sinks_for(const StageDecl& stage) const;
+  // Where this workflow keeps runs, logs and caches of its own.
+  std::string state_dir() const { return workspace + "/.cadenza"; }
+};
+
+// "local" -> "backend_local"; names that already carry the prefix are kept.
+std::string full_plugin_name(const std::string& kind, const std::string& name);
+
+}  // namespace cadenza

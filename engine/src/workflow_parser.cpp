@@ -1,0 +1,379 @@
+#include "workflow_parser.h"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "fs_util.h"
+
+namespace cadenza {
+
+namespace {
+
+using nlohmann::json;
+
+SourcePos pos_of(const toml::node& node, const std::string& file) {
+  const auto& src = node.source();
+  return SourcePos{file, static_cast<int>(src.begin.line), static_cast<int>(src.begin.column)};
+}
+
+const char* type_name(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::table: return "table";
+    case toml::node_type::array: return "array";
+    case toml::node_type::string: return "string";
+    case toml::node_type::integer: return "integer";
+    case toml::node_type::floating_point: return "float";
+    case toml::node_type::boolean: return "bool";
+    default: return "date/time";
+  }
+}
+
+json to_json(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::table: {
+      json out = json::object();
+      for (auto&& [key, value] : *node.as_table()) out[std::string(key.str())] = to_json(value);
+      return out;
+    }
+    case toml::node_type::array: {
+      json out = json::array();
+      for (auto&& value : *node.as_array()) out.push_back(to_json(value));
+      return out;
+    }
+    case toml::node_type::string: return node.value<std::string>().value();
+    case toml::node_type::integer: return node.value<int64_t>().value();
+    case toml::node_type::floating_point: return node.value<double>().value();
+    case toml::node_type::boolean: return node.value<bool>().value();
+    default:  // dates and times: kept as their TOML text
+      return node.visit([](auto&& v) {
+        std::ostringstream s;
+        s << v;
+        return s.str();
+      });
+  }
+}
+
+// Parses one workflow.toml; holds the file name for messages.
+class Parser {
+ public:
+  Parser(std::string file, std::string workspace) : file_(std::move(file)) {
+    wf_.file = file_;
+    wf_.workspace = std::move(workspace);
+  }
+
+  Workflow parse(const toml::table& root) {
+    check_keys(root, "the top level", {"workflow", "params", "backends", "sinks", "stages"});
+    if (auto* node = root.get("workflow")) parse_workflow_table(table_at(*node, "[workflow]"));
+    if (wf_.name.empty())
+      wf_.name = std::filesystem::path(wf_.workspace).filename().string();
+    if (wf_.experiment.empty()) wf_.experiment = wf_.name;
+    if (wf_.cache_dir.empty()) wf_.cache_dir = wf_.workspace + "/.cadenza/cache";
+    if (auto* node = root.get("params")) {
+      for (auto&& [key, value] : table_at(*node, "[params]"))
+        wf_.shared_params[std::string(key.str())] = ValueAt{to_json(value), pos_of(value, file_)};
+    }
+    if (auto* node = root.get("backends"))
+      for (auto&& [key, value] : table_at(*node, "[backends]"))
+        wf_.backend_configs[full_plugin_name("backend", std::string(key.str()))] =
+            to_json(table_at(value, "[backends." + std::string(key.str()) + "]"));
+    if (auto* node = root.get("sinks"))
+      for (auto&& [key, value] : table_at(*node, "[sinks]"))
+        wf_.sink_configs[full_plugin_name("sink", std::string(key.str()))] =
+            to_json(table_at(value, "[sinks." + std::string(key.str()) + "]"));
+    const toml::node* stages = root.get("stages");
+    if (!stages || table_at(*stages, "[stages]").empty())
+      throw Error(file_ + ": the workflow declares no stages; add at least one [stages.<name>] "
+                          "table with a plugin");
+    for (auto&& [key, value] : table_at(*stages, "[stages]"))
+      wf_.stages.push_back(parse_stage(std::string(key.str()), value));
+    std::stable_sort(wf_.stages.begin(), wf_.stages.end(), [](const auto& a, const auto& b) {
+      return a.pos.line < b.pos.line;
+    });
+    return std::move(wf_);
+  }
+
+ private:
+  [[noreturn]] void fail(const toml::node& node, const std::string& message) const {
+    throw Error(pos_of(node, file_).str() + ": " + message);
+  }
+
+  const toml::table& table_at(const toml::node& node, const std::string& what) const {
+    if (!node.is_table()) fail(node, what + " must be a table, not a " + type_name(node));
+    return *node.as_table();
+  }
+
+  std::string string_at(const toml::node& node, const std::string& what) const {
+    if (!node.is_string()) fail(node, what + " must be a string, not a " + type_name(node));
+    return node.value<std::string>().value();
+  }
+
+  std::vector<std::string> strings_at(const toml::node& node, const std::string& what) const {
+    if (!node.is_array()) fail(node, what + " must be an array of strings");
+    std::vector<std::string> out;
+    for (auto&& item : *node.as_array()) out.push_back(string_at(item, what + " entries"));
+    return out;
+  }
+
+  void check_keys(const toml::table& table, const std::string& where,
+                  const std::set<std::string>& known) const {
+    for (auto&& [key, value] : table) {
+      if (known.count(std::string(key.str()))) continue;
+      std::string list;
+      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+      throw Error(SourcePos{file_, static_cast<int>(key.source().begin.line),
+                            static_cast<int>(key.source().begin.column)}
+                      .str() +
+                  ": unknown key '" + std::string(key.str()) + "' in " + where +
+                  " (known keys: " + list + ")");
+    }
+  }
+
+  std::string workspace_path(const toml::node& node, const std::string& what) const {
+    std::string raw = string_at(node, what);
+    std::string norm = normalize_relative(raw);
+    if (norm.empty() || norm == ".cadenza" || path_within(norm, ".cadenza"))
+      fail(node, what + " '" + raw +
+                     "' must be a relative path inside the workspace (" + wf_.workspace +
+                     "), not absolute, not leaving it with '..', not the workspace itself "
+                     "and not under .cadenza/");
+    return norm;
+  }
+
+  std::string dir_path(const toml::node& node, const std::string& what) const {
+    std::string raw = string_at(node, what);
+    std::filesystem::path p(raw);
+    if (p.is_relative()) p = std::filesystem::path(wf_.workspace) / p;
+    return p.lexically_normal().string();
+  }
+
+  void parse_workflow_table(const toml::table& table) {
+    check_keys(table, "[workflow]",
+               {"name", "experiment", "backend", "sinks", "plugin_paths", "cache_dir",
+                "cache_link", "cache_shared"});
+    for (auto&& [key, value] : table) {
+      const std::string k(key.str());
+      if (k == "name") wf_.name = string_at(value, "workflow.name");
+      if (k == "experiment") wf_.experiment = string_at(value, "workflow.experiment");
+      if (k == "backend")
+        wf_.backend = full_plugin_name("backend", string_at(value, "workflow.backend"));
+      if (k == "sinks")
+        for (auto& s : strings_at(value, "workflow.sinks"))
+          wf_.sinks.push_back(full_plugin_name("sink", s));
+      if (k == "plugin_paths") {
+        strings_at(value, "workflow.plugin_paths");  // checks the type
+        for (auto&& item : *value.as_array())
+          wf_.plugin_paths.push_back(dir_path(item, "workflow.plugin_paths entries"));
+      }
+      if (k == "cache_dir") wf_.cache_dir = dir_path(value, "workflow.cache_dir");
+      if (k == "cache_link") {
+        wf_.cache_link = string_at(value, "workflow.cache_link");
+        static const std::set<std::string> modes{"auto", "reflink", "hardlink", "copy"};
+        if (!modes.count(wf_.cache_link))
+          fail(value, "workflow.cache_link must be one of auto, reflink, hardlink, copy (got '" +
+                          wf_.cache_link + "')");
+      }
+      if (k == "cache_shared") {
+        if (!value.is_boolean()) fail(value, "workflow.cache_shared must be true or false");
+        wf_.cache_shared = value.value<bool>().value();
+      }
+    }
+  }
+
+  std::map<std::string, PathDecl> parse_paths(const toml::node& node, const std::string& what) {
+    std::map<std::string, PathDecl> out;
+    if (node.is_array()) {  // deps = ["a", "b"]: named by position
+      int i = 0;
+      for (auto&& item : *node.as_array())
+        out[std::to_string(i++)] = PathDecl{workspace_path(item, what), pos_of(item, file_)};
+      return out;
+    }
+    for (auto&& [key, value] : table_at(node, what))
+      out[std::string(key.str())] =
+          PathDecl{workspace_path(value, what + "." + std::string(key.str())),
+                   pos_of(value, file_)};
+    return out;
+  }
+
+  ResourceDecl parse_resources(const toml::table& table, const std::string& where) {
+    check_keys(table, where, {"cpus", "gpus", "mem", "time"});
+    ResourceDecl r;
+    for (auto&& [key, value] : table) {
+      const std::string k(key.str());
+      ValueAt v{to_json(value), pos_of(value, file_)};
+      if (k == "cpus" || k == "gpus") {
+        if (!value.is_integer() || value.value<int64_t>().value() < (k == "cpus" ? 1 : 0))
+          fail(value, where + "." + k + " must be a " +
+                          (k == "cpus" ? "positive" : "non-negative") + " integer");
+        (k == "cpus" ? r.cpus : r.gpus) = static_cast<int>(value.value<int64_t>().value());
+      }
+      if (k == "mem") r.mem_bytes = parse_memory_size(v, where + ".mem");
+      if (k == "time") r.time_limit_s = parse_duration_s(v, where + ".time");
+    }
+    return r;
+  }
+
+  StageDecl parse_stage(const std::string& name, const toml::node& node) {
+    const std::string where = "[stages." + name + "]";
+    const toml::table& table = table_at(node, where);
+    StageDecl stage;
+    stage.name = name;
+    stage.pos = pos_of(node, file_);
+    for (char c : name)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-')
+        fail(node, "stage name '" + name + "' may use only letters, digits, '_' and '-'");
+    check_keys(table, where,
+               {"plugin", "description", "params", "deps", "outs", "resources", "backend",
+                "backend_config", "sinks"});
+    const toml::node* plugin = table.get("plugin");
+    if (!plugin) fail(node, "stage '" + name + "' has no plugin; add plugin = \"stage_<name>\"");
+    stage.plugin = full_plugin_name("stage", string_at(*plugin, where + ".plugin"));
+    stage.plugin_pos = pos_of(*plugin, file_);
+    for (auto&& [key, value] : table) {
+      const std::string k(key.str());
+      if (k == "description") stage.description = string_at(value, where + ".description");
+      if (k == "params")
+        for (auto&& [pk, pv] : table_at(value, where + ".params"))
+          stage.params[std::string(pk.str())] = ValueAt{to_json(pv), pos_of(pv, file_)};
+      if (k == "deps") stage.deps = parse_paths(value, "stage '" + name + "' deps");
+      if (k == "outs") stage.outs = parse_paths(value, "stage '" + name + "' outs");
+      if (k == "resources")
+        stage.resources = parse_resources(table_at(value, where + ".resources"),
+                                          "stage '" + name + "' resources");
+      if (k == "backend")
+        stage.backend = full_plugin_name("backend", string_at(value, where + ".backend"));
+      if (k == "backend_config")
+        stage.backend_config = to_json(table_at(value, where + ".backend_config"));
+      if (k == "sinks") {
+        std::vector<std::string> sinks;
+        for (auto& s : strings_at(value, where + ".sinks"))
+          sinks.push_back(full_plugin_name("sink", s));
+        stage.sinks = std::move(sinks);
+      }
+    }
+    if (stage.outs.empty())
+      fail(node, "stage '" + name +
+                     "' declares no outs; every stage must write at least one output "
+                     "(outs = { name = \"path\" })");
+    return stage;
+  }
+
+  std::string file_;
+  Workflow wf_;
+};
+
+}  // namespace
+
+std::string full_plugin_name(const std::string& kind, const std::string& name) {
+  const std::string prefix = kind + "_";
+  if (name.compare(0, prefix.size(), prefix) == 0) return name;
+  return prefix + name;
+}
+
+const StageDecl* Workflow::find_stage(const std::string& name) const {
+  for (const auto& s : stages)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+const std::string& Workflow::backend_for(const StageDecl& stage) const {
+  return stage.backend ? *stage.backend : backend;
+}
+
+const std::vector<std::string>& Workflow::sinks_for(const StageDecl& stage) const {
+  return stage.sinks ? *stage.sinks : sinks;
+}
+
+uint64_t parse_memory_size(const ValueAt& value, const std::string& where) {
+  if (value.value.is_number_integer() && value.value.get<int64_t>() >= 0)
+    return value.value.get<uint64_t>();
+  const std::string bad = value.pos.str() + ": " + where +
+                          " must be a size like \"512M\", \"16G\" or a number of bytes";
+  if (!value.value.is_string()) throw Error(bad);
+  const std::string text = value.value.get<std::string>();
+  size_t used = 0;
+  double number = 0;
+  try {
+    number = std::stod(text, &used);
+  } catch (...) {
+    throw Error(bad + " (got \"" + text + "\")");
+  }
+  std::string unit = text.substr(used);
+  for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (!unit.empty() && unit.back() == 'B') unit.pop_back();
+  if (!unit.empty() && unit.back() == 'I') unit.pop_back();
+  static const std::map<std::string, double> scale{
+      {"", 1}, {"K", 1024.0}, {"M", 1048576.0}, {"G", 1073741824.0}, {"T", 1099511627776.0}};
+  auto it = scale.find(unit);
+  if (it == scale.end() || number < 0) throw Error(bad + " (got \"" + text + "\")");
+  return static_cast<uint64_t>(number * it->second);
+}
+
+int64_t parse_duration_s(const ValueAt& value, const std::string& where) {
+  if (value.value.is_number_integer() && value.value.get<int64_t>() >= 0)
+    return value.value.get<int64_t>();
+  const std::string bad = value.pos.str() + ": " + where +
+                          " must be a duration like \"90s\", \"30m\", \"2h\", \"1d\", "
+                          "\"HH:MM:SS\" or a number of seconds";
+  if (!value.value.is_string()) throw Error(bad);
+  const std::string text = value.value.get<std::string>();
+  try {
+    if (text.find(':') != std::string::npos) {
+      int64_t total = 0;
+      size_t start = 0;
+      while (start <= text.size()) {
+        size_t end = text.find(':', start);
+        if (end == std::string::npos) end = text.size();
+        size_t used = 0;
+        const std::string part = text.substr(start, end - start);
+        int64_t n = std::stoll(part, &used);
+        if (used != part.size() || n < 0) throw Error(bad);
+        total = total * 60 + n;
+        start = end + 1;
+      }
+      return total;
+    }
+    size_t used = 0;
+    double n = std::stod(text, &used);
+    const std::string unit = text.substr(used);
+    static const std::map<std::string, double> scale{{"", 1}, {"s", 1}, {"m", 60}, {"h", 3600},
+                                                     {"d", 86400}};
+    auto it = scale.find(unit);
+    if (it == scale.end() || n < 0) throw Error(bad);
+    return static_cast<int64_t>(n * it->second);
+  } catch (const Error&) {
+    throw Error(bad + " (got \"" + text + "\")");
+  } catch (...) {
+    throw Error(bad + " (got \"" + text + "\")");
+  }
+}
+
+Workflow parse_workflow_text(const std::string& text, const std::string& file_name) {
+  std::filesystem::path file = std::filesystem::absolute(file_name).lexically_normal();
+  toml::table root;
+  try {
+    root = toml::parse(text, file.string());
+  } catch (const toml::parse_error& e) {
+    throw Error(SourcePos{file_name, static_cast<int>(e.source().begin.line),
+                          static_cast<int>(e.source().begin.column)}
+                    .str() +
+                ": invalid TOML: " + std::string(e.description()));
+  }
+  Parser parser(file_name, file.parent_path().string());
+  Workflow wf = parser.parse(root);
+  wf.file = file.string();
+  return wf;
+}
+
+Workflow parse_workflow_file(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    throw Error(path + ": no workflow file here; pass the path of a workflow.toml "
+                       "(cadenza run path/to/workflow.toml) or run from its directory");
+  return parse_workflow_text(read_file(path), path);
+}
+
+}  // namespace cadenza

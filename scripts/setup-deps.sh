@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Cadenza needs to build, test and run its example.
+# Idempotent: only missing packages are installed, so a warm machine pays nothing.
+# Usage: scripts/setup-deps.sh [--with-ml] [--with-bench] [--with-slurm]
+set -euo pipefail
+
+base=(g++ make cmake ninja-build pkgconf ccache
+      libboost-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libtomlplusplus-dev
+      libgtest-dev libgmock-dev libxxhash-dev python3)
+ml=(libtorch-dev libsndfile1-dev libopenblas0-pthread python3-protobuf)
+bench=(hyperfine snakemake python3-torch)
+slurm=(slurm-wlm munge)
+
+want=("${base[@]}")
+for arg in "$@"; do
+  case "$arg" in
+    --with-ml) want+=("${ml[@]}") ;;
+    --with-bench) want+=("${bench[@]}") ;;
+    --with-slurm) want+=("${slurm[@]}") ;;
+    *) echo "setup-deps.sh: unknown option '$arg' (known: --with-ml --with-bench --with-slurm)" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for pkg in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "setup-deps.sh: installing ${missing[*]}"
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+"${sudo_cmd[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,113 @@
+// Cadenza SDK — how a stage declares its parameters.
+//
+// A stage returns its ParamSpecs from Stage::params(). The engine validates
+// every stage's params in workflow.toml against them before anything runs
+// (unknown key, wrong type, value outside `choices` → an error naming the file,
+// line and column), fills in defaults, and hands the stage the resolved
+// values as JSON. Only declared params enter the stage's cache key, so a
+// stage reruns exactly when a value it uses changes.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+namespace cadenza::sdk {
+
+enum class ParamType { kString, kInteger, kFloat, kBool, kStringList };
+
+inline const char* param_type_name(ParamType t) {
+  switch (t) {
+    case ParamType::kString: return "string";
+    case ParamType::kInteger: return "integer";
+    case ParamType::kFloat: return "float";
+    case ParamType::kBool: return "bool";
+    case ParamType::kStringList: return "string list";
+  }
+  return "?";
+}
+
+struct ParamSpec {
+  std::string name;
+  ParamType type = ParamType::kString;
+  // The default as JSON text ("0.01", "\"lstm\"", "true", "[]").
+  // Empty means the param is required: the workflow must set it.
+  std::string default_json;
+  std::string description;
+  // For kString: the allowed values; empty means any string.
+  std::vector<std::string> choices;
+  // For kInteger and kFloat: inclusive bounds, checked when has_bounds.
+  bool has_bounds = false;
+  double min = 0;
+  double max = 0;
+
+  bool required() const { return default_json.empty(); }
+
+  // Builders, so that a declaration reads as one line.
+  static ParamSpec String(std::string name, std::string def, std::string description,
+                          std::vector<std::string> choices = {}) {
+    ParamSpec p = make(std::move(name), ParamType::kString, quote(def), std::move(description));
+    p.choices = std::move(choices);
+    return p;
+  }
+  static ParamSpec Integer(std::string name, int64_t def, std::string description) {
+    return make(std::move(name), ParamType::kInteger, std::to_string(def), std::move(description));
+  }
+  static ParamSpec Float(std::string name, double def, std::string description) {
+    return make(std::move(name), ParamType::kFloat, float_text(def), std::move(description));
+  }
+  static ParamSpec Bool(std::string name, bool def, std::string description) {
+    return make(std::move(name), ParamType::kBool, def ? "true" : "false", std::move(description));
+  }
+  static ParamSpec StringList(std::string name, const std::vector<std::string>& def,
+                              std::string description) {
+    std::string json = "[";
+    for (size_t i = 0; i < def.size(); ++i) json += (i ? "," : "") + quote(def[i]);
+    return make(std::move(name), ParamType::kStringList, json + "]", std::move(description));
+  }
+  // A param with no default; `type` says what the workflow must give.
+  static ParamSpec Required(std::string name, ParamType type, std::string description) {
+    return make(std::move(name), type, "", std::move(description));
+  }
+  ParamSpec& bounds(double lo, double hi) {
+    has_bounds = true;
+    min = lo;
+    max = hi;
+    return *this;
+  }
+
+ private:
+  static ParamSpec make(std::string name, ParamType type, std::string default_json,
+                        std::string description) {
+    ParamSpec p;
+    p.name = std::move(name);
+    p.type = type;
+    p.default_json = std::move(default_json);
+    p.description = std::move(description);
+    return p;
+  }
+  static std::string quote(const std::string& s) {
+    std::string out = "\"";
+    for (char c : s) {
+      if (c == '"' || c == '\\') out += '\\';
+      if (c == '\n') { out += "\\n"; continue; }
+      out += c;
+    }
+    return out + "\"";
+  }
+  // Shortest text that reads back as the same double, always marked as a float.
+  static std::string float_text(double v) {
+    char buf[32];
+    for (int precision = 1; precision <= 17; ++precision) {
+      std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+      if (std::strtod(buf, nullptr) == v) break;
+    }
+    std::string s = buf;
+    if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
+    return s;
+  }
+};
+
+}  // namespace cadenza::sdk
