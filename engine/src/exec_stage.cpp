@@ -95,7 +95,8 @@ int exec_stage(const std::string& spec_path) {
     if (status != "succeeded")
       for (const auto& [name, path] : staging) remove_all_quietly(path);
     try {
-      write_file_atomic(spec.run_dir + "/result.json", to_json(result).dump(2));
+      write_file_atomic(spec.run_dir + "/result.json", to_json(result).dump(2),
+                        Durability::kRenameOnly);
     } catch (const Error& e) {
       std::cerr << "error: " << e.what() << "\n";
     }

@@ -35,7 +35,7 @@ void write_all(int fd, std::string_view content, const fs::path& path) {
 
 }  // namespace
 
-void write_file_atomic(const fs::path& path, std::string_view content) {
+void write_file_atomic(const fs::path& path, std::string_view content, Durability durability) {
   std::error_code ec;
   if (path.has_parent_path()) fs::create_directories(path.parent_path(), ec);
   const fs::path tmp = path.string() + ".tmp-" + unique_suffix();
@@ -43,7 +43,7 @@ void write_file_atomic(const fs::path& path, std::string_view content) {
   if (fd < 0) throw Error("cannot create " + tmp.string() + ": " + errno_text());
   try {
     write_all(fd, content, tmp);
-    if (::fsync(fd) != 0) throw Error("cannot sync " + tmp.string() + ": " + errno_text());
+    if (durability == Durability::kFsync && ::fsync(fd) != 0) throw Error("cannot sync " + tmp.string() + ": " + errno_text());
   } catch (...) {
     ::close(fd);
     ::unlink(tmp.c_str());

@@ -14,9 +14,15 @@ namespace cadenza {
 
 namespace fs = std::filesystem;
 
-// Writes `content` to `path` atomically (temp file, fsync, rename).
+enum class Durability {
+  kRenameOnly,  // atomic against readers and crashes of this process
+  kFsync,       // also against power loss: for the lock file and the cache
+};
+
+// Writes `content` to `path` atomically (temp file, optional fsync, rename).
 // Creates the parent directory. Throws Error naming the path on failure.
-void write_file_atomic(const fs::path& path, std::string_view content);
+void write_file_atomic(const fs::path& path, std::string_view content,
+                       Durability durability = Durability::kFsync);
 
 // Reads a whole file. Throws Error naming the path if it cannot.
 std::string read_file(const fs::path& path);

@@ -145,7 +145,7 @@ struct Orchestrator::Impl : public sdk::BackendHost {
     spec.cpus = decl.resources.cpus;
     spec.sinks = ps.sinks;
     const std::string spec_path = spec.run_dir + "/spec.json";
-    write_file_atomic(spec_path, to_json(spec).dump(2));
+    write_file_atomic(spec_path, to_json(spec).dump(2), Durability::kRenameOnly);
 
     sdk::JobRequest request;
     request.name = decl.name;

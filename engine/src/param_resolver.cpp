@@ -14,6 +14,10 @@ bool is_reference(const json& v, std::string* name) {
   return true;
 }
 
+std::string with_article(const std::string& noun) {
+  return (noun.find_first_of("aeiou") == 0 ? "an " : "a ") + noun;
+}
+
 std::string json_type(const json& v) {
   if (v.is_boolean()) return "bool";
   if (v.is_number_integer()) return "integer";
@@ -27,8 +31,9 @@ std::string json_type(const json& v) {
 // Returns the value converted to the declared type, or throws.
 json check_type(const json& v, const sdk::ParamSpec& spec, const std::string& where) {
   auto wrong = [&]() -> Error {
-    return Error(where + " must be a " + sdk::param_type_name(spec.type) + " (" +
-                 spec.description + "), not a " + json_type(v) + " (" + v.dump() + ")");
+    return Error(where + " must be " + with_article(sdk::param_type_name(spec.type)) + " (" +
+                 spec.description + "), not " + with_article(json_type(v)) + " (" + v.dump() +
+                 ")");
   };
   json out = v;
   switch (spec.type) {

@@ -94,7 +94,10 @@ PluginMeta describe_plugin_in_process(const std::string& path) {
   return meta;
 }
 
-PluginCatalog::PluginCatalog(std::string cache_file) : cache_file_(std::move(cache_file)) {
+PluginCatalog::PluginCatalog(std::string cache_file, std::string cadenza_binary)
+    : cache_file_(std::move(cache_file)),
+      cadenza_binary_(cadenza_binary.empty() ? current_executable().string()
+                                             : std::move(cadenza_binary)) {
   if (cache_file_.empty()) return;
   std::error_code ec;
   if (!fs::exists(cache_file_, ec)) return;
@@ -112,7 +115,7 @@ const PluginMeta& PluginCatalog::describe(const std::string& path) {
   auto it = entries_.find(path);
   if (it != entries_.end() && !identity.empty() && it->second.identity == identity)
     return it->second.meta;
-  const ProcessResult r = run_process({current_executable().string(), "plugin-meta", path});
+  const ProcessResult r = run_process({cadenza_binary_, "plugin-meta", path});
   if (!r.ok()) {
     std::string why = r.err;
     while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();

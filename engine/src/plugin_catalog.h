@@ -32,8 +32,9 @@ PluginMeta describe_plugin_in_process(const std::string& path);
 
 class PluginCatalog {
  public:
-  // `cache_file` may be empty: then nothing is cached.
-  explicit PluginCatalog(std::string cache_file);
+  // `cache_file` may be empty: then nothing is cached. `cadenza_binary` is
+  // the executable that answers `plugin-meta` (default: this executable).
+  explicit PluginCatalog(std::string cache_file, std::string cadenza_binary = "");
 
   // Throws Error (with the child's message) if the library is not a usable plugin.
   const PluginMeta& describe(const std::string& path);
@@ -47,6 +48,7 @@ class PluginCatalog {
     PluginMeta meta;
   };
   std::string cache_file_;
+  std::string cadenza_binary_;
   std::map<std::string, Entry> entries_;  // by path
   bool dirty_ = false;
 };

@@ -1,6 +1,5 @@
 #include "plugin_library.h"
 
-#include <boost/system/system_error.hpp>
 #include <set>
 
 #include "cadenza/sdk/plugin_info.h"
@@ -20,7 +19,7 @@ std::shared_ptr<PluginLibrary> PluginLibrary::load(const std::string& path) {
   boost::dll::shared_library library;
   try {
     library.load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
-  } catch (const boost::system::system_error& e) {
+  } catch (const std::exception& e) {  // boost:: or std::system_error
     throw Error("cannot load plugin " + path + ": " + e.what() +
                 " (a plugin built against another SDK or toolchain often fails here; "
                 "rebuild it against this Cadenza SDK)");

@@ -75,7 +75,8 @@ void StageContextImpl::progress(double done, double total, std::string_view unit
   last_progress_write_ = now;
   try {
     write_file_atomic(spec_.run_dir + "/progress.json",
-                      nlohmann::json{{"done", done}, {"total", total}, {"unit", unit}}.dump());
+                      nlohmann::json{{"done", done}, {"total", total}, {"unit", unit}}.dump(),
+                      Durability::kRenameOnly);
   } catch (...) {
     // Progress is advisory; a full disk must not fail the stage here.
   }

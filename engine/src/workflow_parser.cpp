@@ -20,15 +20,16 @@ SourcePos pos_of(const toml::node& node, const std::string& file) {
   return SourcePos{file, static_cast<int>(src.begin.line), static_cast<int>(src.begin.column)};
 }
 
+// The node's type with its article, for "must be a string, not an integer".
 const char* type_name(const toml::node& node) {
   switch (node.type()) {
-    case toml::node_type::table: return "table";
-    case toml::node_type::array: return "array";
-    case toml::node_type::string: return "string";
-    case toml::node_type::integer: return "integer";
-    case toml::node_type::floating_point: return "float";
-    case toml::node_type::boolean: return "bool";
-    default: return "date/time";
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a bool";
+    default: return "a date/time";
   }
 }
 
@@ -102,12 +103,12 @@ class Parser {
   }
 
   const toml::table& table_at(const toml::node& node, const std::string& what) const {
-    if (!node.is_table()) fail(node, what + " must be a table, not a " + type_name(node));
+    if (!node.is_table()) fail(node, what + " must be a table, not " + type_name(node));
     return *node.as_table();
   }
 
   std::string string_at(const toml::node& node, const std::string& what) const {
-    if (!node.is_string()) fail(node, what + " must be a string, not a " + type_name(node));
+    if (!node.is_string()) fail(node, what + " must be a string, not " + type_name(node));
     return node.value<std::string>().value();
   }
 
@@ -268,9 +269,11 @@ class Parser {
 }  // namespace
 
 std::string full_plugin_name(const std::string& kind, const std::string& name) {
-  const std::string prefix = kind + "_";
-  if (name.compare(0, prefix.size(), prefix) == 0) return name;
-  return prefix + name;
+  // A name that already carries any kind's prefix is kept, so that using a
+  // backend as a stage reports the kind mismatch rather than "not found".
+  for (const char* prefix : {"stage_", "backend_", "sink_"})
+    if (name.rfind(prefix, 0) == 0) return name;
+  return kind + "_" + name;
 }
 
 const StageDecl* Workflow::find_stage(const std::string& name) const {

@@ -13,6 +13,11 @@
 #define CADENZA_SDK_PLUGIN_INFO_H
 
 #include <stdint.h>
+#ifdef __cplusplus
+/* Any C++ standard header defines the macros below; include one so that the
+ * answer does not depend on what the plugin happened to include first. */
+#include <cstddef>
+#endif
 
 /* Bump when any SDK interface (Stage, Backend, MetricSink, their contexts,
  * or the value types they exchange) changes in a way that breaks old plugins. */

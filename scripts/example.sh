@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# README command 1: install what is missing, build, run the example workflow.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup-deps.sh
+scripts/build.sh
+exec build/cadenza run workflow.toml "$@"

@@ -1,0 +1,71 @@
+// stage_test_worker: a stage whose behaviour the tests choose through params,
+// to exercise the engine's handling of good and bad plugins.
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "cadenza/sdk/export.h"
+#include "cadenza/sdk/params.h"
+#include "cadenza/sdk/stage.h"
+
+namespace {
+
+using cadenza::sdk::ParamSpec;
+
+class TestWorker : public cadenza::sdk::Stage {
+ public:
+  std::vector<ParamSpec> params() const override {
+    return {
+        ParamSpec::String("mode", "copy", "what to do",
+                          {"copy", "throw", "throw_std", "segfault", "no_output", "wait_cancel",
+                           "partial_then_throw"}),
+        ParamSpec::Integer("sleep_ms", 0, "sleep before working").bounds(0, 600000),
+        ParamSpec::String("suffix", "", "text appended to the copy"),
+        ParamSpec::Float("gain", 1.0, "a float param (echoed into the output)"),
+        ParamSpec::Bool("upper", false, "upper-case the copy"),
+        ParamSpec::StringList("tags", {}, "a list param"),
+    };
+  }
+
+  void run(cadenza::sdk::StageContext& ctx) override {
+    const auto p = cadenza::sdk::Params::parse(ctx);
+    const std::string mode = p.get<std::string>("mode");
+    ctx.log(cadenza::sdk::LogLevel::kInfo, "mode " + mode);
+    const auto sleep_ms = p.get<int64_t>("sleep_ms");
+    for (int64_t waited = 0; waited < sleep_ms && !ctx.cancelled(); waited += 10)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (mode == "throw") throw cadenza::sdk::PluginError("the test worker was asked to fail");
+    if (mode == "throw_std") throw std::runtime_error("a plain std::runtime_error");
+    if (mode == "segfault") ::raise(SIGSEGV);
+    if (mode == "wait_cancel") {
+      std::ofstream(ctx.output(ctx.output_names().front())) << "partial";
+      while (!ctx.cancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      throw cadenza::sdk::Cancelled();
+    }
+    if (mode == "no_output") return;
+    std::string text;
+    for (const auto& name : ctx.input_names()) {
+      std::ifstream in(ctx.input(name));
+      std::stringstream s;
+      s << in.rdbuf();
+      text += s.str();
+    }
+    if (p.get<bool>("upper"))
+      for (auto& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    text += p.get<std::string>("suffix");
+    ctx.metrics().scalar("test/length", static_cast<double>(text.size()), 0);
+    ctx.progress(1, 1, "steps");
+    for (const auto& name : ctx.output_names()) {
+      std::ofstream(ctx.output(name)) << text;
+      if (mode == "partial_then_throw") throw cadenza::sdk::PluginError("failed after writing");
+    }
+  }
+};
+
+}  // namespace
+
+CADENZA_STAGE_PLUGIN(TestWorker, "stage_test_worker", "0.1.0", "Test stage driven by params")
