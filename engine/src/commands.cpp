@@ -27,7 +27,12 @@ const std::map<std::string, std::string>& help_texts() {
 usage: cadenza <command> [options]
 
 commands:
-  run [workflow.toml]        run the workflow's stages (default: ./workflow.toml)
+  run [workflow.toml]        run the stages whose inputs changed (default: ./workflow.toml)
+  status [workflow.toml]     which stages are stale, and why
+  checkout                   put the outputs recorded in workflow.lock in place, from the cache
+  gc                         remove cache objects nothing refers to any more
+  push / pull                copy cached outputs to / from a remote cache
+  cache verify               re-hash every cached object, report corrupt ones
   dag [workflow.toml]        print the stage graph (--dot for Graphviz)
   plugins                    list every plugin found: kind, name, version, ABI, path
   plugins info <name>        a plugin's description and params schema
@@ -51,7 +56,14 @@ options:
   -j, --jobs N        run at most N stages at once (the backend's max_jobs)
   -s, --stage NAME    run NAME and the stages it needs; may be repeated
   -k, --keep-going    after a failure, keep running stages that do not need it
+  -f, --force         run every selected stage, even if up to date or cached
+      --explain       say why each stage runs, is up to date or is restored
   -h, --help          this help
+
+A stage runs only when its key changed: the key hashes the plugin (name,
+version, library contents), the stage's resolved params, its deps' contents
+and its outs' paths. A stage whose key is in the run-cache is restored
+instead of run. workflow.lock records what produced what.
 
 Ctrl-C cancels running stages (SIGTERM, then SIGKILL after the backend's
 grace period; a second Ctrl-C kills at once) and exits with status 130.
@@ -67,6 +79,43 @@ Prints the stages in execution order with the stages each one needs, or with
 Lists every plugin in the search path with kind, name, version, SDK ABI and
 path, or describes one plugin and its params. With --workflow, the
 workflow's plugin_paths are searched too.
+)"},
+      {"status", R"(usage: cadenza status [workflow.toml] [--json]
+
+For each stage: up to date, restorable from cache, or stale, with the reasons
+("dep data/x changed", "params.train.lr 0.01 -> 0.005", "plugin stage_x
+rebuilt", "out y is missing"). Loads no plugin and runs nothing.
+)"},
+      {"checkout", R"(usage: cadenza checkout [workflow.toml]
+
+Restores every out recorded in workflow.lock whose workspace copy is missing
+or differs, from the cache ([workflow].cache_link decides copy or link).
+)"},
+      {"gc", R"(usage: cadenza gc [workflow.toml] [--workspace DIR]... [--runs] [--grace S] [-n]
+
+Removes cache objects that nothing refers to. Kept: everything the lock file
+of this workspace needs, of each --workspace, and of every workspace that
+ever ran with this cache (each registers its lock under <cache>/workspaces/),
+everything a run-cache entry refers to, and any object younger than --grace
+seconds (default 3600: it may belong to a stage being stored right now).
+--runs also drops run-cache entries no consulted lock file uses.
+-n, --dry-run only counts.
+)"},
+      {"push", R"(usage: cadenza push [workflow.toml] [--remote PATH]
+
+Copies the run-cache entries and objects that workflow.lock refers to into
+the remote cache ([workflow].remote, or --remote), skipping what is there.
+)"},
+      {"pull", R"(usage: cadenza pull [workflow.toml] [--remote PATH]
+
+Fetches the run-cache entries and objects that workflow.lock refers to from
+the remote cache. Then `cadenza checkout`, or `cadenza run` restores them.
+)"},
+      {"cache", R"(usage: cadenza cache verify [workflow.toml] [--remove]
+
+Re-hashes every object in the cache and reports those whose content does not
+match their name (--remove deletes them), and run-cache entries whose
+objects are missing. Exits 1 if anything is corrupt.
 )"},
       {"exec-stage", R"(usage: cadenza exec-stage <spec.json>
 
@@ -99,13 +148,15 @@ bool print_help(const std::string& command) {
 
 int cmd_run(const Args& args) {
   if (wants_help(args)) return print_help("run"), 0;
-  CliArgs cli("run", args, {"-j|--jobs", "-s|--stage"}, {"-k|--keep-going"});
+  CliArgs cli("run", args, {"-j|--jobs", "-s|--stage"}, {"-k|--keep-going", "-f|--force", "--explain"});
   cli.expect_at_most(1, "cadenza run [workflow.toml] [-j N] [--stage NAME]");
   RunOptions options;
   options.workflow_path = workflow_arg(cli);
   options.jobs = cli.get_int("-j", 0, 1);
   options.stages = cli.all("-s");
   options.keep_going = cli.has("-k");
+  options.force = cli.has("-f");
+  options.explain = cli.has("--explain");
   install_interrupt_handlers();
   auto prepared = PreparedWorkflow::load(options.workflow_path, options.stages);
   Orchestrator orchestrator(*prepared, options, std::cout);

@@ -14,6 +14,13 @@ int cmd_dag(const Args& args);
 int cmd_plugins(const Args& args);
 int cmd_exec_stage(const Args& args);
 int cmd_plugin_meta(const Args& args);
+// cache_commands.cpp
+int cmd_status(const Args& args);
+int cmd_checkout(const Args& args);
+int cmd_gc(const Args& args);
+int cmd_push(const Args& args);
+int cmd_pull(const Args& args);
+int cmd_cache(const Args& args);
 
 // Prints the top-level help, or a command's help; false if unknown.
 bool print_help(const std::string& command);

@@ -14,6 +14,8 @@
 #include "job_spec.h"
 #include "metrics_recorder.h"
 #include "plugin_library.h"
+#include "run_cache.h"
+#include "stage_key.h"
 #include "stage_context.h"
 
 namespace cadenza {
@@ -37,18 +39,20 @@ double now_s() {
       .count();
 }
 
+void check_outputs_written(const JobSpec& spec,
+                           const std::map<std::string, std::string>& staging) {
+  for (const auto& [name, rel] : spec.outs) {
+    std::error_code ec;
+    if (!fs::exists(fs::symlink_status(staging.at(name), ec)))
+      throw Error("stage '" + spec.stage + "' finished but did not write its out '" + name +
+                  "' (" + rel + "); the plugin must create every declared out");
+  }
+}
+
 // Moves each finished out from staging into place. The old output (if any)
 // is renamed aside first and deleted last, so at every instant the final path
 // holds either the complete old or the complete new output.
 void promote_outputs(const JobSpec& spec, const std::map<std::string, std::string>& staging) {
-  for (const auto& [name, rel] : spec.outs) {
-    const std::string final_path = spec.workspace + "/" + rel;
-    const std::string& staged = staging.at(name);
-    std::error_code ec;
-    if (!fs::exists(fs::symlink_status(staged, ec)))
-      throw Error("stage '" + spec.stage + "' finished but did not write its out '" + name +
-                  "' (" + rel + "); the plugin must create every declared out");
-  }
   for (const auto& [name, rel] : spec.outs) {
     const std::string final_path = spec.workspace + "/" + rel;
     const std::string aside = staging_path_for(final_path, spec.run_id) + ".old";
@@ -58,6 +62,18 @@ void promote_outputs(const JobSpec& spec, const std::map<std::string, std::strin
     fs::rename(staging.at(name), final_path);
     if (had_old) remove_all_quietly(aside);
   }
+}
+
+// The stage key, for jobs submitted before their deps existed.
+Hash128 node_side_key(const JobSpec& spec) {
+  StageKeyInput in{spec.plugin_name, spec.plugin_version, hash_file(spec.plugin_path),
+                   spec.params, {}, spec.outs, spec.image};
+  for (const auto& [name, rel] : spec.deps)
+    in.deps[name] = {rel, hash_tree(spec.workspace + "/" + rel, [](const std::string& p,
+                                                                   const FileStat&) {
+                       return hash_file(p);
+                     }).hash};
+  return stage_key(in);
 }
 
 }  // namespace
@@ -120,6 +136,34 @@ int exec_stage(const std::string& spec_path) {
       fs::create_directories(fs::path(path).parent_path());
     }
 
+    // The run-cache, checked here too so that jobs submitted ahead of time
+    // (a SLURM chain) skip work another job or user has already done.
+    std::unique_ptr<ContentStore> store;
+    std::unique_ptr<RunCache> runs;
+    const LinkMode link = link_mode_from_name(spec.cache_link);
+    Hash128 key;
+    if (!spec.cache_dir.empty()) {
+      key = spec.key.empty() ? node_side_key(spec) : Hash128::from_hex(spec.key);
+      store = std::make_unique<ContentStore>(spec.cache_dir, spec.cache_shared);
+      runs = std::make_unique<RunCache>(spec.cache_dir, spec.cache_shared);
+      auto record = spec.reuse_cached ? runs->find(key) : std::nullopt;
+      bool complete = record.has_value();
+      for (const auto& [name, rel] : spec.outs)
+        complete = complete && record->outs.count(name) && store->has(record->outs.at(name));
+      if (complete) {
+        try {
+          for (const auto& [name, rel] : spec.outs)
+            store->restore(record->outs.at(name), spec.workspace + "/" + rel, link);
+          result.outs = record->outs;
+          result.restored = true;
+          spdlog::info("restored from cache (key {})", key.hex().substr(0, 12));
+          return finish("succeeded", "");
+        } catch (const Error& e) {
+          spdlog::warn("cached outputs could not be restored ({}); running the stage", e.what());
+        }
+      }
+    }
+
     auto library = PluginLibrary::load(spec.plugin_path);
     if (library->info().name != spec.plugin_name)
       return finish("failed", spec.plugin_path + " is plugin '" + library->info().name +
@@ -160,6 +204,27 @@ int exec_stage(const std::string& spec_path) {
     }
     if (status == "succeeded") {
       try {
+        check_outputs_written(spec, staging);
+        if (store) {
+          // Objects first, then the run-cache entry, then the outputs: an
+          // entry that exists always names complete objects.
+          RunRecord record;
+          record.key = key;
+          record.stage = spec.stage;
+          record.plugin = spec.plugin_name;
+          record.created = now_s();
+          for (const auto& [name, rel] : spec.outs) {
+            result.outs[name] = store->store(staging.at(name), spec.workspace, link);
+            record.outs[name] = result.outs[name];
+            record.paths[name] = rel;
+          }
+          runs->put(record);
+        } else {
+          for (const auto& [name, rel] : spec.outs)
+            result.outs[name] = hash_tree(staging.at(name), [](const std::string& p, const FileStat&) {
+              return hash_file(p);
+            });
+        }
         promote_outputs(spec, staging);
       } catch (const std::exception& e) {
         status = "failed";

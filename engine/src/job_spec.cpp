@@ -16,14 +16,21 @@ json to_json(const JobSpec& s) {
           {"experiment", s.experiment},
           {"stage", s.stage},
           {"workspace", s.workspace},
-          {"plugin", {{"name", s.plugin_name}, {"path", s.plugin_path}}},
+          {"plugin", {{"name", s.plugin_name}, {"version", s.plugin_version}, {"path", s.plugin_path}}},
+          {"image", s.image},
           {"params", s.params},
           {"deps", s.deps},
           {"outs", s.outs},
           {"run_dir", s.run_dir},
           {"scratch_dir", s.scratch_dir},
           {"cpus", s.cpus},
-          {"sinks", sinks}};
+          {"sinks", sinks},
+          {"cache",
+           {{"dir", s.cache_dir},
+            {"link", s.cache_link},
+            {"shared", s.cache_shared},
+            {"key", s.key},
+            {"reuse", s.reuse_cached}}}};
 }
 
 JobSpec job_spec_from_json(const json& j, const std::string& source) {
@@ -43,6 +50,8 @@ JobSpec job_spec_from_json(const json& j, const std::string& source) {
     field = "workspace"; s.workspace = j.at(field);
     field = "plugin.name"; s.plugin_name = j.at("plugin").at("name");
     field = "plugin.path"; s.plugin_path = j.at("plugin").at("path");
+    field = "plugin.version"; s.plugin_version = j.at("plugin").at("version");
+    field = "image"; s.image = j.at(field);
     field = "params"; s.params = j.at(field);
     if (!s.params.is_object()) throw std::invalid_argument("not an object");
     field = "deps"; s.deps = j.at(field).get<std::map<std::string, std::string>>();
@@ -53,6 +62,13 @@ JobSpec job_spec_from_json(const json& j, const std::string& source) {
     field = "sinks";
     for (const auto& sink : j.at("sinks"))
       s.sinks.push_back({sink.at("name"), sink.at("path"), sink.at("config")});
+    field = "cache";
+    const json& cache = j.at("cache");
+    s.cache_dir = cache.at("dir");
+    s.cache_link = cache.at("link");
+    s.cache_shared = cache.at("shared");
+    s.key = cache.at("key");
+    s.reuse_cached = cache.at("reuse");
     return s;
   } catch (const Error&) {
     throw;
@@ -63,8 +79,13 @@ JobSpec job_spec_from_json(const json& j, const std::string& source) {
 }
 
 json to_json(const JobResult& r) {
+  json outs = json::object();
+  for (const auto& [name, o] : r.outs)
+    outs[name] = {{"hash", o.hash.hex()}, {"size", o.size}, {"dir", o.is_dir}};
   return {{"status", r.status},
           {"error", r.error},
+          {"restored", r.restored},
+          {"outs", outs},
           {"started_at", r.started_at},
           {"finished_at", r.finished_at},
           {"duration_s", r.finished_at - r.started_at}};
@@ -77,6 +98,11 @@ JobResult job_result_from_json(const json& j, const std::string& source) {
     r.error = j.at("error");
     r.started_at = j.at("started_at");
     r.finished_at = j.at("finished_at");
+    r.restored = j.value("restored", false);
+    if (j.contains("outs"))
+      for (const auto& [name, o] : j.at("outs").items())
+        r.outs[name] = StoredOutput{Hash128::from_hex(o.at("hash").get<std::string>()),
+                                    o.at("size"), o.at("dir")};
     return r;
   } catch (const std::exception& e) {
     throw Error(source + ": invalid job result (" + e.what() + ")");

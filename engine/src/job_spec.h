@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "content_store.h"
+
 namespace cadenza {
 
 constexpr int kJobSpecVersion = 1;
@@ -35,7 +37,9 @@ struct JobSpec {
   std::string stage;
   std::string workspace;     // absolute; deps and outs are relative to it
   std::string plugin_name;
+  std::string plugin_version;
   std::string plugin_path;
+  std::string image;
   nlohmann::json params = nlohmann::json::object();  // resolved, canonical
   std::map<std::string, std::string> deps;  // name -> workspace-relative path
   std::map<std::string, std::string> outs;
@@ -43,11 +47,19 @@ struct JobSpec {
   std::string scratch_dir;   // absolute; survives failed runs (checkpoints)
   int cpus = 1;
   std::vector<SinkSpec> sinks;
+  // The run-cache: where it is and this stage run's key (empty: no caching).
+  std::string cache_dir;
+  std::string cache_link = "auto";
+  bool cache_shared = false;
+  std::string key;           // hex; empty: exec-stage computes it from the deps it finds
+  bool reuse_cached = true;  // false with `run --force`: always run
 };
 
 struct JobResult {
   std::string status;   // "succeeded", "failed", "cancelled"
   std::string error;    // for failed: the message for the user
+  bool restored = false;  // the outs came from the run-cache; the stage did not run
+  std::map<std::string, StoredOutput> outs;  // for succeeded: what each out holds
   double started_at = 0;   // seconds since the epoch
   double finished_at = 0;
 };

@@ -22,7 +22,13 @@ int main(int argc, char** argv) {
       {"dag", cmd_dag},
       {"plugins", cmd_plugins},
       {"exec-stage", cmd_exec_stage},
-      {"plugin-meta", cmd_plugin_meta},  // internal: describes a plugin for the catalog
+      {"plugin-meta", cmd_plugin_meta},
+      {"status", cmd_status},
+      {"checkout", cmd_checkout},
+      {"gc", cmd_gc},
+      {"push", cmd_push},
+      {"pull", cmd_pull},
+      {"cache", cmd_cache},  // internal: describes a plugin for the catalog
   };
   auto it = commands.find(all[0]);
   if (it == commands.end()) {

@@ -8,6 +8,7 @@
 #include <ctime>
 #include <iomanip>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "error.h"
@@ -15,6 +16,7 @@
 #include "job_spec.h"
 #include "plugin_library.h"
 #include "subprocess.h"
+#include "workspace_cache.h"
 
 namespace cadenza {
 
@@ -71,11 +73,15 @@ struct Orchestrator::Impl : public sdk::BackendHost {
   };
   std::map<std::string, BackendSlot> backends;
   std::vector<sdk::JobId> job_of;
+  std::vector<std::optional<StageFingerprint>> fingerprints;
+  WorkspaceCache cache;
+  bool backends_loaded = false;
   bool failed_once = false;
   int cancels_sent = 0;
+  int up_to_date = 0, restored = 0;
 
   Impl(const PreparedWorkflow& p, RunOptions o, std::ostream& os)
-      : pw(p), options(std::move(o)), out(os) {}
+      : pw(p), options(std::move(o)), out(os), cache(p.workflow()) {}
 
   const std::string& name(size_t i) const { return pw.workflow().stages[i].name; }
 
@@ -89,6 +95,8 @@ struct Orchestrator::Impl : public sdk::BackendHost {
   }
 
   void load_backends() {
+    if (backends_loaded) return;
+    backends_loaded = true;
     for (const auto& [bname, path] : pw.backend_paths()) {
       auto backend = PluginLibrary::load(path)->create_backend();
       json config = pw.workflow().backend_configs.count(bname)
@@ -125,6 +133,66 @@ struct Orchestrator::Impl : public sdk::BackendHost {
     return true;
   }
 
+  void fail_before_start(size_t i, const std::string& why) {
+    state[i] = StageState::kFailed;
+    out << "[" << name(i) << "] FAILED: " << why << "\n" << std::flush;
+    failed_once = true;
+    block_downstream(i);
+  }
+
+  // Up to date, restored, or submitted. `deps_ready` is false when a
+  // dependency-handling backend gets the job before its inputs exist; then
+  // exec-stage computes the key itself on the node.
+  void start_stage(size_t i, const std::vector<sdk::JobId>& after, bool deps_ready) {
+    const PreparedStage& ps = pw.stage(i);
+    if (deps_ready) {
+      try {
+        fingerprints[i] = cache.fingerprint(ps);
+      } catch (const Error& e) {
+        return fail_before_start(i, e.what());
+      }
+      const StageFingerprint& fp = *fingerprints[i];
+      if (!options.force) {
+        const auto reasons = cache.reasons_to_run(ps, fp);
+        if (reasons.empty()) {
+          state[i] = StageState::kSucceeded;
+          ++up_to_date;
+          if (options.explain) out << "[" << name(i) << "] up to date\n" << std::flush;
+          return;
+        }
+        if (auto record = cache.cached_run(fp.key)) {
+          try {
+            cache.restore(ps, *record);
+            cache.record(ps, fp, record->outs, /*restored=*/true);
+            cache.save();
+            state[i] = StageState::kSucceeded;
+            ++restored;
+            out << "[" << name(i) << "] restored from cache (key " << fp.key.hex().substr(0, 12)
+                << ")" << (options.explain ? ": " + join(reasons) : "") << "\n" << std::flush;
+            return;
+          } catch (const Error& e) {
+            out << "[" << name(i) << "] cached outputs unusable (" << e.what()
+                << "); running the stage\n";
+          }
+        }
+        if (options.explain) out << "[" << name(i) << "] runs: " << join(reasons) << "\n";
+      }
+    }
+    try {
+      load_backends();
+      submit(i, after);
+    } catch (const Error& e) {
+      if (!backends_loaded || backends.count(ps.backend)) return fail_before_start(i, e.what());
+      throw;
+    }
+  }
+
+  static std::string join(const std::vector<std::string>& parts) {
+    std::string s;
+    for (const auto& p : parts) s += (s.empty() ? "" : "; ") + p;
+    return s;
+  }
+
   void submit(size_t i, const std::vector<sdk::JobId>& after) {
     const PreparedStage& ps = pw.stage(i);
     const StageDecl& decl = *ps.decl;
@@ -136,7 +204,14 @@ struct Orchestrator::Impl : public sdk::BackendHost {
     spec.stage = decl.name;
     spec.workspace = wf.workspace;
     spec.plugin_name = ps.plugin.name;
+    spec.plugin_version = ps.plugin.version;
     spec.plugin_path = ps.plugin_path;
+    spec.image = decl.image;
+    spec.cache_dir = wf.cache_dir;
+    spec.cache_link = wf.cache_link;
+    spec.cache_shared = wf.cache_shared;
+    spec.key = fingerprints[i] ? fingerprints[i]->key.hex() : "";
+    spec.reuse_cached = !options.force;
     spec.params = ps.params;
     for (const auto& [n, d] : decl.deps) spec.deps[n] = d.path;
     for (const auto& [n, o] : decl.outs) spec.outs[n] = o.path;
@@ -195,7 +270,20 @@ struct Orchestrator::Impl : public sdk::BackendHost {
     if (update.state == sdk::JobState::kSucceeded && have_result &&
         result.status == "succeeded") {
       state[i] = StageState::kSucceeded;
-      out << "[" << name(i) << "] done in " << seconds_text(took) << "\n";
+      if (result.restored) {
+        ++restored;
+        out << "[" << name(i) << "] restored from cache by exec-stage\n";
+      } else {
+        out << "[" << name(i) << "] done in " << seconds_text(took) << "\n";
+      }
+      try {
+        if (!fingerprints[i]) fingerprints[i] = cache.fingerprint(pw.stage(i));
+        cache.record(pw.stage(i), *fingerprints[i], result.outs, result.restored);
+        cache.save();
+      } catch (const Error& e) {
+        out << "[" << name(i) << "] warning: could not update " << cache.lock().path() << ": "
+            << e.what() << "\n";
+      }
     } else if (update.state == sdk::JobState::kCancelled ||
                (have_result && result.status == "cancelled")) {
       state[i] = StageState::kCancelled;
@@ -243,6 +331,7 @@ struct Orchestrator::Impl : public sdk::BackendHost {
         state[i] = StageState::kPending;
         ++selected;
       }
+    fingerprints.assign(n, std::nullopt);
     run_root = pw.workflow().state_dir() + "/runs/" + run_id;
     fs::create_directories(run_root);
     {  // .cadenza/runs/latest -> <run id>, replaced atomically
@@ -252,7 +341,6 @@ struct Orchestrator::Impl : public sdk::BackendHost {
       fs::create_symlink(run_id, tmp, ec);
       if (!ec) fs::rename(tmp, link, ec);
     }
-    load_backends();
     out << "cadenza: run " << run_id << ": " << selected << " stage" << (selected == 1 ? "" : "s")
         << "\n" << std::flush;
 
@@ -268,10 +356,11 @@ struct Orchestrator::Impl : public sdk::BackendHost {
           const std::string& backend = pw.stage(i).backend;
           std::vector<sdk::JobId> after;
           if (upstream_done(i)) {
-            submit(i, after);
-          } else if (backends.at(backend).backend->handles_dependencies() &&
+            start_stage(i, after, /*deps_ready=*/true);
+          } else if (backends.count(backend) &&
+                     backends.at(backend).backend->handles_dependencies() &&
                      upstream_submitted_to(i, backend, &after)) {
-            submit(i, after);
+            start_stage(i, after, /*deps_ready=*/false);
           }
         }
       }
@@ -308,7 +397,10 @@ struct Orchestrator::Impl : public sdk::BackendHost {
       cancelled += s == StageState::kCancelled;
       not_run += s == StageState::kBlocked || s == StageState::kPending;
     }
-    out << "cadenza: " << ok << " succeeded";
+    ok -= up_to_date + restored;
+    out << "cadenza: " << ok << " ran";
+    if (up_to_date) out << ", " << up_to_date << " up to date";
+    if (restored) out << ", " << restored << " restored from cache";
     if (failed) out << ", " << failed << " failed";
     if (cancelled) out << ", " << cancelled << " cancelled";
     if (not_run) out << ", " << not_run << " not run";

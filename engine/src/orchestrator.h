@@ -1,5 +1,9 @@
 // `cadenza run`: schedules a prepared workflow's stages onto backends.
 //
+// When a stage's upstream stages are done, the workspace cache decides: up
+// to date (nothing to do), restore from the run-cache, or run. The lock file
+// is updated atomically after every stage that completes.
+//
 // The orchestrator never runs stage code itself. For each stage whose
 // upstream stages succeeded it writes a job spec under
 // .cadenza/runs/<run id>/<stage>/ and submits `cadenza exec-stage <spec>` to
@@ -22,6 +26,8 @@ struct RunOptions {
   std::vector<std::string> stages;  // --stage: run these and what they need
   int jobs = 0;                     // -j; 0: the backend's own default
   bool keep_going = false;          // -k: keep running independent stages after a failure
+  bool force = false;               // -f: run even stages that are up to date or cached
+  bool explain = false;             // --explain: say why each stage runs or not
 };
 
 class Orchestrator {

@@ -45,6 +45,7 @@ struct StageDecl {
   std::optional<std::string> backend;     // overrides the workflow's
   nlohmann::json backend_config = nlohmann::json::object();
   std::optional<std::vector<std::string>> sinks;  // overrides the workflow's
+  std::string image;  // container image digest; part of the cache key when set
 };
 
 struct Workflow {
@@ -61,6 +62,7 @@ struct Workflow {
   std::string cache_dir;                                  // absolute
   std::string cache_link = "auto";      // how outputs are restored from the cache
   bool cache_shared = false;            // group-writable cache files
+  std::string remote;                   // push/pull target (a directory), absolute
   std::vector<StageDecl> stages;        // in file order
 
   const StageDecl* find_stage(const std::string& name) const;

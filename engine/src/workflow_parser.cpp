@@ -154,7 +154,7 @@ class Parser {
   void parse_workflow_table(const toml::table& table) {
     check_keys(table, "[workflow]",
                {"name", "experiment", "backend", "sinks", "plugin_paths", "cache_dir",
-                "cache_link", "cache_shared"});
+                "cache_link", "cache_shared", "remote"});
     for (auto&& [key, value] : table) {
       const std::string k(key.str());
       if (k == "name") wf_.name = string_at(value, "workflow.name");
@@ -170,6 +170,7 @@ class Parser {
           wf_.plugin_paths.push_back(dir_path(item, "workflow.plugin_paths entries"));
       }
       if (k == "cache_dir") wf_.cache_dir = dir_path(value, "workflow.cache_dir");
+      if (k == "remote") wf_.remote = dir_path(value, "workflow.remote");
       if (k == "cache_link") {
         wf_.cache_link = string_at(value, "workflow.cache_link");
         static const std::set<std::string> modes{"auto", "reflink", "hardlink", "copy"};
@@ -228,7 +229,7 @@ class Parser {
         fail(node, "stage name '" + name + "' may use only letters, digits, '_' and '-'");
     check_keys(table, where,
                {"plugin", "description", "params", "deps", "outs", "resources", "backend",
-                "backend_config", "sinks"});
+                "backend_config", "sinks", "image"});
     const toml::node* plugin = table.get("plugin");
     if (!plugin) fail(node, "stage '" + name + "' has no plugin; add plugin = \"stage_<name>\"");
     stage.plugin = full_plugin_name("stage", string_at(*plugin, where + ".plugin"));
@@ -236,6 +237,7 @@ class Parser {
     for (auto&& [key, value] : table) {
       const std::string k(key.str());
       if (k == "description") stage.description = string_at(value, where + ".description");
+      if (k == "image") stage.image = string_at(value, where + ".image");
       if (k == "params")
         for (auto&& [pk, pv] : table_at(value, where + ".params"))
           stage.params[std::string(pk.str())] = ValueAt{to_json(pv), pos_of(pv, file_)};

@@ -41,7 +41,7 @@ TEST(RunE2E, RunsAPipelineAndWritesOutputs) {
   EXPECT_THAT(r.output, HasSubstr("[a] started (stage_test_worker)"));
   EXPECT_THAT(r.output, HasSubstr("[a] "));
   EXPECT_THAT(r.output, HasSubstr("mode copy"));
-  EXPECT_THAT(r.output, HasSubstr("cadenza: 2 succeeded"));
+  EXPECT_THAT(r.output, HasSubstr("cadenza: 2 ran"));
   EXPECT_EQ(ws.result("b")["status"], "succeeded");
   EXPECT_THAT(ws.read(".cadenza/runs/latest/a/log.txt"), HasSubstr("mode copy"));
   EXPECT_THAT(ws.read(".cadenza/runs/latest/a/metrics.jsonl"), HasSubstr("\"tag\":\"test/length\""));
@@ -72,7 +72,7 @@ TEST(RunE2E, FailingStageStopsDownstreamAndLeavesNoOutput) {
   EXPECT_THAT(r.output, HasSubstr("[a] FAILED after"));
   EXPECT_THAT(r.output, HasSubstr("failed after writing"));
   EXPECT_THAT(r.output, HasSubstr("log: "));
-  EXPECT_THAT(r.output, HasSubstr("0 succeeded, 1 failed, 1 not run"));
+  EXPECT_THAT(r.output, HasSubstr("0 ran, 1 failed, 1 not run"));
   EXPECT_FALSE(ws.exists("build/a.txt"));  // the partial write stayed in staging and was removed
   EXPECT_TRUE(fs::is_empty(ws.path() / "build"));
   EXPECT_EQ(ws.result("a")["status"], "failed");
@@ -95,7 +95,7 @@ TEST(RunE2E, ThrowingAndCrashingPluginsFailOnlyTheirStage) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.output, HasSubstr("threw an unexpected exception: a plain std::runtime_error"));
   EXPECT_THAT(r.output, HasSubstr("exec-stage was killed by signal 11"));
-  EXPECT_THAT(r.output, HasSubstr("1 succeeded, 2 failed"));
+  EXPECT_THAT(r.output, HasSubstr("1 ran, 2 failed"));
   EXPECT_TRUE(ws.exists("f.txt"));
 }
 

@@ -1,0 +1,301 @@
+// The cache's subcommands: status, checkout, gc, push, pull, cache verify.
+#include <sys/stat.h>
+
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "cli_args.h"
+#include "commands.h"
+#include "error.h"
+#include "fs_util.h"
+#include "prepared_workflow.h"
+#include "remote.h"
+#include "workspace_cache.h"
+
+namespace cadenza {
+
+using nlohmann::json;
+
+namespace {
+
+std::string workflow_arg(const CliArgs& cli) {
+  return cli.positionals().empty() ? "workflow.toml" : cli.positionals()[0];
+}
+
+// Object paths (relative to objects/) that an output needs.
+void add_refs(const ContentStore& store, const StoredOutput& out, std::set<std::string>* refs) {
+  const std::string hex = out.hash.hex();
+  if (!out.is_dir) {
+    refs->insert(hex.substr(0, 2) + "/" + hex.substr(2));
+    return;
+  }
+  refs->insert(hex.substr(0, 2) + "/" + hex.substr(2) + ".dir");
+  try {
+    for (const auto& e : store.read_manifest(out.hash)) add_refs(store, {e.hash, e.size, false}, refs);
+  } catch (const Error&) {
+  }
+}
+
+StoredOutput stored(const LockedPath& p) { return {p.hash, p.size, p.is_dir}; }
+
+std::string megabytes(uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(bytes) / 1e6);
+  return buf;
+}
+
+}  // namespace
+
+int cmd_status(const Args& args) {
+  if (args.size() == 1 && (args[0] == "-h" || args[0] == "--help")) return print_help("status"), 0;
+  CliArgs cli("status", args, {}, {"--json"});
+  cli.expect_at_most(1, "cadenza status [workflow.toml] [--json]");
+  auto pw = PreparedWorkflow::load(workflow_arg(cli));
+  WorkspaceCache cache(pw->workflow());
+  const auto& graph = pw->graph();
+  std::vector<bool> will_run(pw->size(), false);
+  json report = json::array();
+  size_t width = 0;
+  for (size_t i = 0; i < pw->size(); ++i) width = std::max(width, pw->stage(i).decl->name.size());
+  int stale = 0;
+  for (size_t i : graph.order()) {
+    const PreparedStage& ps = pw->stage(i);
+    std::vector<std::string> reasons;
+    std::string state = "up to date";
+    for (size_t u : graph.upstream(i))
+      if (will_run[u]) reasons.push_back("upstream '" + pw->stage(u).decl->name + "' will run first");
+    if (reasons.empty()) {
+      try {
+        const StageFingerprint fp = cache.fingerprint(ps);
+        reasons = cache.reasons_to_run(ps, fp);
+        if (!reasons.empty() && cache.cached_run(fp.key)) state = "restorable from cache";
+      } catch (const Error& e) {
+        reasons.push_back(e.what());
+      }
+    }
+    if (!reasons.empty() && state == "up to date") state = "stale";
+    will_run[i] = !reasons.empty();
+    stale += will_run[i];
+    report.push_back({{"stage", ps.decl->name}, {"state", state}, {"reasons", reasons}});
+    if (cli.has("--json")) continue;
+    std::string line = ps.decl->name + std::string(width + 2 - ps.decl->name.size(), ' ') + state;
+    for (size_t k = 0; k < reasons.size(); ++k) line += (k ? "; " : ": ") + reasons[k];
+    std::cout << line << "\n";
+  }
+  if (cli.has("--json")) std::cout << report.dump(2) << "\n";
+  cache.stats().save();
+  return 0;
+}
+
+int cmd_checkout(const Args& args) {
+  if (args.size() == 1 && (args[0] == "-h" || args[0] == "--help")) return print_help("checkout"), 0;
+  CliArgs cli("checkout", args, {}, {});
+  cli.expect_at_most(1, "cadenza checkout [workflow.toml]");
+  auto pw = PreparedWorkflow::load(workflow_arg(cli));
+  WorkspaceCache cache(pw->workflow());
+  int restored = 0, current = 0, missing = 0;
+  for (const auto& [stage, entry] : cache.lock().stages()) {
+    for (const auto& [name, out] : entry.outs) {
+      const std::string abs = pw->workflow().workspace + "/" + out.path;
+      FileStat st;
+      try {
+        if (stat_path(abs, &st) && cache.hash_path(abs).hash == out.hash) {
+          ++current;
+          continue;
+        }
+        cache.store().restore(stored(out), abs, cache.link_mode());
+        std::cout << stage << ": restored " << out.path << "\n";
+        ++restored;
+      } catch (const Error& e) {
+        std::cerr << stage << ": cannot restore " << out.path << ": " << e.what() << "\n";
+        ++missing;
+      }
+    }
+  }
+  cache.stats().save();
+  std::cout << "checkout: " << restored << " restored, " << current << " already current"
+            << (missing ? ", " + std::to_string(missing) + " missing" : "") << "\n";
+  return missing ? 1 : 0;
+}
+
+int cmd_gc(const Args& args) {
+  if (args.size() == 1 && (args[0] == "-h" || args[0] == "--help")) return print_help("gc"), 0;
+  CliArgs cli("gc", args, {"-w|--workspace", "--grace"}, {"--runs", "-n|--dry-run"});
+  cli.expect_at_most(1, "cadenza gc [workflow.toml] [--workspace DIR]... [--runs] [--grace S]");
+  auto pw = PreparedWorkflow::load(workflow_arg(cli));
+  const Workflow& wf = pw->workflow();
+  WorkspaceCache cache(wf);
+  const int grace = cli.get_int("--grace", 3600, 0);
+  const bool dry = cli.has("-n");
+
+  // Every lock that may still need objects: this workspace's, those named
+  // with --workspace, and every workspace that registered with this cache.
+  std::set<std::string> lock_paths{cache.lock().path()};
+  for (const auto& w : cli.all("-w"))
+    lock_paths.insert(fs::is_directory(w) ? fs::absolute(w).string() + "/workflow.lock"
+                                          : fs::absolute(w).string());
+  for (const auto& p : registered_workspaces(wf.cache_dir)) lock_paths.insert(p);
+  std::set<std::string> refs;
+  std::set<std::string> locked_keys;
+  for (const auto& path : lock_paths) {
+    std::error_code ec;
+    if (!fs::exists(path, ec)) continue;
+    try {
+      LockFile lock(path);
+      for (const auto& [stage, entry] : lock.stages()) {
+        locked_keys.insert(entry.key.hex());
+        for (const auto& [n, out] : entry.outs) add_refs(cache.store(), stored(out), &refs);
+      }
+    } catch (const Error& e) {
+      // A lock we cannot read might need anything: collect nothing.
+      throw Error("gc stopped: " + std::string(e.what()) + " (fix or remove it, then run gc again)");
+    }
+  }
+  int runs_removed = 0;
+  for (const auto& record : cache.runs().all()) {
+    if (cli.has("--runs") && !locked_keys.count(record.key.hex())) {
+      if (!dry) cache.runs().remove(record.key);
+      ++runs_removed;
+      continue;
+    }
+    for (const auto& [n, out] : record.outs) add_refs(cache.store(), out, &refs);
+  }
+  const std::time_t now = std::time(nullptr);
+  int removed = 0, kept = 0;
+  uint64_t freed = 0;
+  for (const auto& rel : cache.store().list_objects()) {
+    if (refs.count(rel)) {
+      ++kept;
+      continue;
+    }
+    const std::string path = wf.cache_dir + "/objects/" + rel;
+    struct stat st;
+    // Objects younger than the grace period may belong to a stage that is
+    // being stored right now and has no run-cache entry yet.
+    if (::stat(path.c_str(), &st) != 0 || now - st.st_ctim.tv_sec < grace) {
+      ++kept;
+      continue;
+    }
+    if (!dry) ::unlink(path.c_str());
+    ++removed;
+    freed += static_cast<uint64_t>(st.st_size);
+  }
+  std::error_code ec;
+  for (fs::directory_iterator it(wf.cache_dir + "/tmp", ec), end; !ec && it != end; it.increment(ec)) {
+    struct stat st;
+    if (::stat(it->path().c_str(), &st) == 0 && now - st.st_ctim.tv_sec >= grace && !dry)
+      ::unlink(it->path().c_str());
+  }
+  std::cout << "gc" << (dry ? " (dry run)" : "") << ": " << removed << " objects removed ("
+            << megabytes(freed) << "), " << kept << " kept, " << runs_removed
+            << " run-cache entries removed; " << lock_paths.size() << " lock files consulted\n";
+  return 0;
+}
+
+namespace {
+
+// Object paths (relative to the cache root) of everything the lock needs.
+std::vector<std::string> needed_files(const ContentStore& store, const StoredOutput& out) {
+  std::set<std::string> refs;
+  add_refs(store, out, &refs);
+  std::vector<std::string> files;
+  for (const auto& r : refs) files.push_back("objects/" + r);
+  return files;
+}
+
+int transfer(const Args& args, bool push) {
+  const char* name = push ? "push" : "pull";
+  if (args.size() == 1 && (args[0] == "-h" || args[0] == "--help")) return print_help(name), 0;
+  CliArgs cli(name, args, {"--remote"}, {});
+  cli.expect_at_most(1, std::string("cadenza ") + name + " [workflow.toml] [--remote PATH]");
+  auto pw = PreparedWorkflow::load(workflow_arg(cli));
+  const Workflow& wf = pw->workflow();
+  WorkspaceCache cache(wf);
+  auto remote = open_remote(cli.has("--remote") ? fs::absolute(cli.get("--remote")).string() : wf.remote);
+  int copied = 0, present = 0, missing = 0;
+  auto move = [&](const std::string& rel) {
+    const std::string local = wf.cache_dir + "/" + rel;
+    std::error_code ec;
+    const bool here = fs::exists(local, ec), there = remote->has(rel);
+    if (push ? there : here) return ++present, true;
+    if (push ? !here : !there) return ++missing, false;
+    if (push) remote->upload(local, rel);
+    else remote->download(rel, local);
+    ++copied;
+    return true;
+  };
+  for (const auto& [stage, entry] : cache.lock().stages()) {
+    const std::string run_rel =
+        cache.runs().entry_path(entry.key).substr(wf.cache_dir.size() + 1);
+    move(run_rel);
+    for (const auto& [n, out] : entry.outs) {
+      // Manifests first: a pulled directory lists what else to fetch.
+      if (out.is_dir) {
+        const std::string hex = out.hash.hex();
+        move("objects/" + hex.substr(0, 2) + "/" + hex.substr(2) + ".dir");
+      }
+      for (const auto& rel : needed_files(cache.store(), stored(out))) move(rel);
+    }
+  }
+  std::cout << name << " " << remote->describe() << ": " << copied << " files copied, " << present
+            << " already there" << (missing ? ", " + std::to_string(missing) + " missing on both sides" : "")
+            << "\n";
+  if (!push && copied) std::cout << "run `cadenza checkout` to put the pulled outputs in place\n";
+  return missing ? 1 : 0;
+}
+
+}  // namespace
+
+int cmd_push(const Args& args) { return transfer(args, true); }
+int cmd_pull(const Args& args) { return transfer(args, false); }
+
+int cmd_cache(const Args& args) {
+  if (args.empty() || args[0] == "-h" || args[0] == "--help") return print_help("cache"), args.empty() ? 2 : 0;
+  if (args[0] != "verify") throw Error("cadenza cache: unknown subcommand '" + args[0] + "' (see `cadenza cache --help`)");
+  CliArgs cli("cache verify", Args(args.begin() + 1, args.end()), {}, {"--remove"});
+  cli.expect_at_most(1, "cadenza cache verify [workflow.toml] [--remove]");
+  auto pw = PreparedWorkflow::load(workflow_arg(cli));
+  const Workflow& wf = pw->workflow();
+  ContentStore store(wf.cache_dir, wf.cache_shared);
+  int ok = 0, corrupt = 0;
+  uint64_t bytes = 0;
+  for (const auto& rel : store.list_objects()) {
+    const std::string path = wf.cache_dir + "/objects/" + rel;
+    const bool manifest = rel.size() > 4 && rel.compare(rel.size() - 4, 4, ".dir") == 0;
+    std::string name = rel;
+    name.erase(std::remove(name.begin(), name.end(), '/'), name.end());
+    if (manifest) name.resize(name.size() - 4);
+    bool good = false;
+    try {
+      uint64_t size = 0;
+      const Hash128 actual = manifest ? hash_bytes(read_file(path)) : hash_file(path, &size);
+      bytes += size;
+      good = actual.hex() == name;
+    } catch (const Error&) {
+    }
+    if (good) {
+      ++ok;
+      continue;
+    }
+    ++corrupt;
+    std::cout << "corrupt: " << path << (cli.has("--remove") ? " (removed)" : "") << "\n";
+    if (cli.has("--remove")) ::unlink(path.c_str());
+  }
+  int incomplete = 0;
+  for (const auto& record : RunCache(wf.cache_dir, wf.cache_shared).all())
+    for (const auto& [n, out] : record.outs)
+      if (!store.has(out)) {
+        ++incomplete;
+        std::cout << "incomplete: run-cache entry " << record.key.hex() << " (" << record.stage
+                  << ") misses objects of out '" << n << "'; that stage will rerun\n";
+        break;
+      }
+  std::cout << "verify " << wf.cache_dir << ": " << ok << " objects ok (" << megabytes(bytes) << "), "
+            << corrupt << " corrupt, " << incomplete << " incomplete run-cache entries\n";
+  return corrupt ? 1 : 0;
+}
+
+}  // namespace cadenza

@@ -1,0 +1,188 @@
+#include "workspace_cache.h"
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "error.h"
+#include "fs_util.h"
+#include "stage_key.h"
+
+namespace cadenza {
+
+using nlohmann::json;
+
+namespace {
+
+std::string short_hex(const Hash128& h) { return h.hex().substr(0, 8); }
+
+}  // namespace
+
+WorkspaceCache::WorkspaceCache(const Workflow& wf)
+    : wf_(wf),
+      stats_(wf.state_dir() + "/statcache"),
+      store_(wf.cache_dir, wf.cache_shared),
+      runs_(wf.cache_dir, wf.cache_shared),
+      lock_(wf.workspace + "/" + std::filesystem::path(wf.file).stem().string() + ".lock"),
+      link_mode_(link_mode_from_name(wf.cache_link)) {}
+
+StoredOutput WorkspaceCache::hash_path(const std::string& abs_path) {
+  return hash_tree(abs_path, [this](const std::string& p, const FileStat& st) {
+    return stats_.file_hash(p, st);
+  });
+}
+
+StageFingerprint WorkspaceCache::fingerprint(const PreparedStage& stage) {
+  StageFingerprint fp;
+  FileStat st;
+  if (!stat_path(stage.plugin_path, &st))
+    throw Error("plugin library " + stage.plugin_path + " vanished");
+  fp.plugin_hash = stats_.file_hash(stage.plugin_path, st);
+  StageKeyInput in{stage.plugin.name, stage.plugin.version, fp.plugin_hash, stage.params, {}, {},
+                   stage.decl->image};
+  for (const auto& [name, dep] : stage.decl->deps) {
+    const std::string abs = wf_.workspace + "/" + dep.path;
+    StoredOutput h;
+    try {
+      h = hash_path(abs);
+    } catch (const Error& e) {
+      throw Error(dep.pos.str() + ": stage '" + stage.decl->name + "': dep '" + dep.path +
+                  "' cannot be read: " + e.what());
+    }
+    fp.deps[name] = LockedPath{dep.path, h.hash, h.size, h.is_dir};
+    in.deps[name] = {dep.path, h.hash};
+  }
+  for (const auto& [name, out] : stage.decl->outs) in.outs[name] = out.path;
+  fp.key = stage_key(in);
+  return fp;
+}
+
+std::vector<std::string> WorkspaceCache::reasons_to_run(const PreparedStage& stage,
+                                                        const StageFingerprint& fp) {
+  const std::string& name = stage.decl->name;
+  const LockEntry* locked = lock_.find(name);
+  if (!locked) return {"never ran (no entry in " + std::filesystem::path(lock_.path()).filename().string() + ")"};
+  std::vector<std::string> reasons;
+  if (locked->key != fp.key) {
+    if (locked->plugin_name != stage.plugin.name)
+      reasons.push_back("plugin " + locked->plugin_name + " -> " + stage.plugin.name);
+    else if (locked->plugin_version != stage.plugin.version)
+      reasons.push_back("plugin " + stage.plugin.name + " " + locked->plugin_version + " -> " +
+                        stage.plugin.version);
+    else if (locked->plugin_hash != fp.plugin_hash)
+      reasons.push_back("plugin " + stage.plugin.name + " rebuilt");
+    std::set<std::string> keys;
+    for (const auto& [k, v] : locked->params.items()) keys.insert(k);
+    for (const auto& [k, v] : stage.params.items()) keys.insert(k);
+    for (const auto& k : keys) {
+      const json before = locked->params.contains(k) ? locked->params[k] : json("(unset)");
+      const json after = stage.params.contains(k) ? stage.params[k] : json("(unset)");
+      if (before != after)
+        reasons.push_back("params." + name + "." + k + " " + before.dump() + " -> " + after.dump());
+    }
+    for (const auto& [n, dep] : fp.deps) {
+      auto it = locked->deps.find(n);
+      if (it == locked->deps.end() || it->second.path != dep.path)
+        reasons.push_back("new dep " + dep.path);
+      else if (it->second.hash != dep.hash)
+        reasons.push_back("dep " + dep.path + " changed");
+    }
+    for (const auto& [n, dep] : locked->deps)
+      if (!fp.deps.count(n)) reasons.push_back("dep " + dep.path + " removed");
+    for (const auto& [n, out] : stage.decl->outs) {
+      auto it = locked->outs.find(n);
+      if (it == locked->outs.end() || it->second.path != out.path)
+        reasons.push_back("outs changed (" + out.path + ")");
+    }
+    if (reasons.empty()) reasons.push_back("stage definition changed (key " + short_hex(locked->key) + " -> " + short_hex(fp.key) + ")");
+    return reasons;
+  }
+  for (const auto& [n, out] : locked->outs) {
+    const std::string abs = wf_.workspace + "/" + out.path;
+    FileStat st;
+    if (!stat_path(abs, &st)) {
+      reasons.push_back("out " + out.path + " is missing");
+      continue;
+    }
+    try {
+      if (hash_path(abs).hash != out.hash) reasons.push_back("out " + out.path + " was modified");
+    } catch (const Error&) {
+      reasons.push_back("out " + out.path + " cannot be read");
+    }
+  }
+  return reasons;
+}
+
+std::optional<RunRecord> WorkspaceCache::cached_run(const Hash128& key) const {
+  auto record = runs_.find(key);
+  if (!record) return std::nullopt;
+  for (const auto& [n, out] : record->outs)
+    if (!store_.has(out)) return std::nullopt;
+  return record;
+}
+
+void WorkspaceCache::restore(const PreparedStage& stage, const RunRecord& record) {
+  for (const auto& [n, out] : stage.decl->outs) {
+    auto it = record.outs.find(n);
+    if (it == record.outs.end())
+      throw Error("run-cache entry " + record.key.hex() + " has no out '" + n + "'");
+    store_.restore(it->second, wf_.workspace + "/" + out.path, link_mode_);
+  }
+}
+
+void WorkspaceCache::record(const PreparedStage& stage, const StageFingerprint& fp,
+                            const std::map<std::string, StoredOutput>& outs, bool restored) {
+  LockEntry e;
+  e.key = fp.key;
+  e.plugin_name = stage.plugin.name;
+  e.plugin_version = stage.plugin.version;
+  e.plugin_hash = fp.plugin_hash;
+  e.params = stage.params;
+  e.deps = fp.deps;
+  for (const auto& [n, out] : stage.decl->outs) {
+    auto it = outs.find(n);
+    if (it == outs.end()) continue;
+    e.outs[n] = LockedPath{out.path, it->second.hash, it->second.size, it->second.is_dir};
+    // Outs were hashed when they were stored; remember that for files so
+    // the next no-op does not hash them again.
+    const std::string abs = wf_.workspace + "/" + out.path;
+    FileStat st;
+    if (!it->second.is_dir && stat_path(abs, &st)) stats_.remember(abs, st, it->second.hash);
+  }
+  e.ran_at = utc_now_iso8601();
+  e.restored = restored;
+  lock_.set(stage.decl->name, std::move(e));
+}
+
+void WorkspaceCache::save() {
+  lock_.save();
+  stats_.save();
+  if (!lock_.stages().empty()) register_workspace(wf_.cache_dir, lock_.path());
+}
+
+void register_workspace(const std::string& cache_dir, const std::string& lock_path) {
+  const std::string entry = cache_dir + "/workspaces/" + hash_bytes(lock_path).hex();
+  std::error_code ec;
+  if (std::filesystem::exists(entry, ec)) return;
+  try {
+    write_file_atomic(entry, lock_path + "\n", Durability::kRenameOnly);
+  } catch (const Error&) {
+  }
+}
+
+std::vector<std::string> registered_workspaces(const std::string& cache_dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(cache_dir + "/workspaces", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    try {
+      std::string text = read_file(it->path());
+      while (!text.empty() && text.back() == '\n') text.pop_back();
+      out.push_back(text);
+    } catch (const Error&) {
+    }
+  }
+  return out;
+}
+
+}  // namespace cadenza
