@@ -23,7 +23,9 @@ struct CliResult {
 // A cadenza process started in the background.
 class CliProcess {
  public:
-  CliProcess(const std::string& cwd, const std::vector<std::string>& args) {
+  // `plugin_path` becomes $CADENZA_PLUGIN_PATH (default: the test plugins).
+  CliProcess(const std::string& cwd, const std::vector<std::string>& args,
+             const std::string& plugin_path = test_plugin_dir()) {
     int fds[2];
     if (::pipe(fds) != 0) throw std::runtime_error("pipe");
     pid_ = ::fork();
@@ -33,7 +35,7 @@ class CliProcess {
       ::close(fds[0]);
       ::close(fds[1]);
       if (::chdir(cwd.c_str()) != 0) ::_exit(127);
-      ::setenv("CADENZA_PLUGIN_PATH", test_plugin_dir().c_str(), 1);
+      ::setenv("CADENZA_PLUGIN_PATH", plugin_path.c_str(), 1);
       std::vector<std::string> all{cadenza_binary()};
       all.insert(all.end(), args.begin(), args.end());
       std::vector<char*> argv;
@@ -64,6 +66,7 @@ class CliProcess {
     return true;
   }
   void signal(int sig) { ::kill(pid_, sig); }
+  pid_t pid() const { return pid_; }
   CliResult wait() {
     int status = 0;
     while (!done_) {
@@ -89,8 +92,9 @@ class CliProcess {
   std::string output_;
 };
 
-inline CliResult run_cadenza(const std::string& cwd, const std::vector<std::string>& args) {
-  CliProcess p(cwd, args);
+inline CliResult run_cadenza(const std::string& cwd, const std::vector<std::string>& args,
+                             const std::string& plugin_path = test_plugin_dir()) {
+  CliProcess p(cwd, args, plugin_path);
   return p.wait();
 }
 

@@ -5,6 +5,7 @@
 
 #include "cli_runner.h"
 #include "test_util.h"
+#include "workspace.h"
 
 namespace cadenza {
 namespace {
@@ -12,25 +13,6 @@ namespace {
 using test::run_cadenza;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-// A workspace with an input file and a workflow built from `stages`.
-class Workspace : public test::TempDir {
- public:
-  explicit Workspace(const std::string& stages, const std::string& header = "") {
-    write("data/in.txt", "hello\n");
-    write("workflow.toml", "[workflow]\nname = \"e2e\"\n" + header + "\n" + stages);
-  }
-  test::CliResult cadenza(std::vector<std::string> args) { return run_cadenza(str(), args); }
-  nlohmann::json result(const std::string& stage) {
-    return nlohmann::json::parse(read(".cadenza/runs/latest/" + stage + "/result.json"));
-  }
-};
-
-std::string worker(const std::string& name, const std::string& dep, const std::string& out,
-                   const std::string& params = "") {
-  return "[stages." + name + "]\nplugin = \"test_worker\"\ndeps = { in = \"" + dep +
-         "\" }\nouts = { out = \"" + out + "\" }\nparams = { " + params + " }\n\n";
-}
 
 TEST(RunE2E, RunsAPipelineAndWritesOutputs) {
   Workspace ws(worker("a", "data/in.txt", "build/a.txt", "upper = true") +
