@@ -254,6 +254,15 @@ int cmd_pull(const Args& args) { return transfer(args, false); }
 
 int cmd_cache(const Args& args) {
   if (args.empty() || args[0] == "-h" || args[0] == "--help") return print_help("cache"), args.empty() ? 2 : 0;
+  if (args[0] == "hash") {
+    if (args.size() != 2) throw Error("usage: cadenza cache hash <file-or-directory>");
+    const StoredOutput h = hash_tree(args[1], [](const std::string& p, const FileStat&) {
+      return hash_file(p);
+    });
+    std::cout << h.hash.hex() << "  " << h.size << " bytes" << (h.is_dir ? " (directory)" : "")
+              << "  " << args[1] << "\n";
+    return 0;
+  }
   if (args[0] != "verify") throw Error("cadenza cache: unknown subcommand '" + args[0] + "' (see `cadenza cache --help`)");
   CliArgs cli("cache verify", Args(args.begin() + 1, args.end()), {}, {"--remove"});
   cli.expect_at_most(1, "cadenza cache verify [workflow.toml] [--remove]");

@@ -112,6 +112,10 @@ Fetches the run-cache entries and objects that workflow.lock refers to from
 the remote cache. Then `cadenza checkout`, or `cadenza run` restores them.
 )"},
       {"cache", R"(usage: cadenza cache verify [workflow.toml] [--remove]
+       cadenza cache hash <file-or-directory>
+
+hash prints the content hash Cadenza computes for a path (XXH3-128; for a
+directory, over its sorted manifest).
 
 Re-hashes every object in the cache and reports those whose content does not
 match their name (--remove deletes them), and run-cache entries whose

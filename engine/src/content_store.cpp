@@ -5,7 +5,6 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include <cerrno>
 #include <cstring>
@@ -34,35 +33,26 @@ struct Fd {
 
 // Copies `in` to `out` (both open) while hashing; returns the hash.
 Hash128 copy_and_hash(int in, int out, const std::string& what, uint64_t* size) {
-  XXH3_state_t* state = XXH3_createState();
-  XXH3_128bits_reset(state);
-  constexpr size_t kChunk = 1 << 20;
+  Hasher hasher;
+  constexpr size_t kChunk = 256 << 10;  // stays in L2 between read, hash and write
   std::unique_ptr<char[]> buf(new char[kChunk]);
   uint64_t total = 0;
   while (true) {
     ssize_t n = ::read(in, buf.get(), kChunk);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      XXH3_freeState(state);
-      throw Error("cannot read " + what + ": " + errno_text());
-    }
+    if (n < 0) throw Error("cannot read " + what + ": " + errno_text());
     if (n == 0) break;
-    XXH3_128bits_update(state, buf.get(), static_cast<size_t>(n));
+    hasher.update(buf.get(), static_cast<size_t>(n));
     total += static_cast<uint64_t>(n);
     for (ssize_t off = 0; off < n;) {
       ssize_t w = ::write(out, buf.get() + off, static_cast<size_t>(n - off));
       if (w < 0 && errno == EINTR) continue;
-      if (w < 0) {
-        XXH3_freeState(state);
-        throw Error("cannot write a copy of " + what + ": " + errno_text());
-      }
+      if (w < 0) throw Error("cannot write a copy of " + what + ": " + errno_text());
       off += w;
     }
   }
-  const XXH128_hash_t h = XXH3_128bits_digest(state);
-  XXH3_freeState(state);
   if (size) *size = total;
-  return {h.high64, h.low64};
+  return hasher.digest();
 }
 
 // Pins an object's metadata: read-only, mtime 0 (see the header).

@@ -7,6 +7,7 @@
 // shared among people who trust each other, as with ninja or ccache.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -24,6 +25,20 @@ struct Hash128 {
   bool operator==(const Hash128& o) const { return high == o.high && low == o.low; }
   bool operator!=(const Hash128& o) const { return !(*this == o); }
   bool empty() const { return high == 0 && low == 0; }
+};
+
+// Streaming XXH3-128 (the fastest kernel this CPU supports).
+class Hasher {
+ public:
+  Hasher();
+  ~Hasher();
+  Hasher(const Hasher&) = delete;
+  Hasher& operator=(const Hasher&) = delete;
+  void update(const void* data, size_t size);
+  Hash128 digest() const;
+
+ private:
+  void* state_;
 };
 
 Hash128 hash_bytes(std::string_view data);

@@ -1,0 +1,2 @@
+#define CADENZA_HASH_KERNEL_NAME generic_hash_kernel
+#include "hash_kernel.inc"
