@@ -12,6 +12,7 @@
 #include "error.h"
 #include "fs_util.h"
 #include "prepared_workflow.h"
+#include "parallel.h"
 #include "remote.h"
 #include "workspace_cache.h"
 
@@ -60,25 +61,50 @@ int cmd_status(const Args& args) {
   json report = json::array();
   size_t width = 0;
   for (size_t i = 0; i < pw->size(); ++i) width = std::max(width, pw->stage(i).decl->name.size());
-  int stale = 0;
+  // Decide stages in waves, each wave's fingerprints in parallel (the walk
+  // of dependency directories is most of the time): a stage is decided once
+  // all its upstream stages are.
+  std::vector<std::string> states(pw->size());
+  std::vector<std::vector<std::string>> why(pw->size());
+  std::vector<bool> decided(pw->size(), false);
+  while (true) {
+    std::vector<size_t> wave;
+    for (size_t i : graph.order()) {
+      if (decided[i]) continue;
+      bool ready = true;
+      for (size_t u : graph.upstream(i)) ready = ready && decided[u];
+      if (ready) wave.push_back(i);
+    }
+    if (wave.empty()) break;
+    parallel_for(wave.size(), [&](size_t k) {
+      const size_t i = wave[k];
+      const PreparedStage& ps = pw->stage(i);
+      std::vector<std::string> reasons;
+      std::string state = "up to date";
+      for (size_t u : graph.upstream(i))
+        if (will_run[u]) reasons.push_back("upstream '" + pw->stage(u).decl->name + "' will run first");
+      if (reasons.empty()) {
+        try {
+          const StageFingerprint fp = cache.fingerprint(ps);
+          reasons = cache.reasons_to_run(ps, fp);
+          if (!reasons.empty() && cache.cached_run(fp.key)) state = "restorable from cache";
+        } catch (const Error& e) {
+          reasons.push_back(e.what());
+        }
+      }
+      if (!reasons.empty() && state == "up to date") state = "stale";
+      states[i] = state;
+      why[i] = std::move(reasons);
+    });
+    for (size_t i : wave) {
+      decided[i] = true;
+      will_run[i] = !why[i].empty();
+    }
+  }
   for (size_t i : graph.order()) {
     const PreparedStage& ps = pw->stage(i);
-    std::vector<std::string> reasons;
-    std::string state = "up to date";
-    for (size_t u : graph.upstream(i))
-      if (will_run[u]) reasons.push_back("upstream '" + pw->stage(u).decl->name + "' will run first");
-    if (reasons.empty()) {
-      try {
-        const StageFingerprint fp = cache.fingerprint(ps);
-        reasons = cache.reasons_to_run(ps, fp);
-        if (!reasons.empty() && cache.cached_run(fp.key)) state = "restorable from cache";
-      } catch (const Error& e) {
-        reasons.push_back(e.what());
-      }
-    }
-    if (!reasons.empty() && state == "up to date") state = "stale";
-    will_run[i] = !reasons.empty();
-    stale += will_run[i];
+    const std::string& state = states[i];
+    const std::vector<std::string>& reasons = why[i];
     report.push_back({{"stage", ps.decl->name}, {"state", state}, {"reasons", reasons}});
     if (cli.has("--json")) continue;
     std::string line = ps.decl->name + std::string(width + 2 - ps.decl->name.size(), ' ') + state;

@@ -10,6 +10,7 @@
 #include "orchestrator.h"
 #include "plugin_catalog.h"
 #include "plugin_finder.h"
+#include "plugin_scaffold.h"
 #include "prepared_workflow.h"
 #include "stage_graph.h"
 #include "workflow_parser.h"
@@ -36,6 +37,7 @@ commands:
   dag [workflow.toml]        print the stage graph (--dot for Graphviz)
   plugins                    list every plugin found: kind, name, version, ABI, path
   plugins info <name>        a plugin's description and params schema
+  plugin new <kind> <name>   scaffold a plugin folder that builds against the installed SDK
   exec-stage <spec.json>     run one stage from a job spec (what backends run)
 
 options:
@@ -79,6 +81,12 @@ Prints the stages in execution order with the stages each one needs, or with
 Lists every plugin in the search path with kind, name, version, SDK ABI and
 path, or describes one plugin and its params. With --workflow, the
 workflow's plugin_paths are searched too.
+)"},
+      {"plugin", R"(usage: cadenza plugin new <stage|backend|sink> <name> [directory]
+
+Writes <directory>/<name>/ (CMakeLists.txt, <name>.cpp, README.md): a
+working plugin of that kind that builds against the installed Cadenza
+package. See the plugin author's guide, sdk/README.md.
 )"},
       {"status", R"(usage: cadenza status [workflow.toml] [--json]
 
@@ -259,6 +267,16 @@ int cmd_exec_stage(const Args& args) {
   if (wants_help(args)) return print_help("exec-stage"), 0;
   if (args.size() != 1) throw Error("usage: cadenza exec-stage <spec.json>", kExitBadSpec);
   return exec_stage(args[0]);
+}
+
+int cmd_plugin(const Args& args) {
+  if (args.empty() || args[0] == "-h" || args[0] == "--help") return print_help("plugin"), args.empty() ? 2 : 0;
+  if (args[0] != "new" || args.size() < 3 || args.size() > 4)
+    throw Error("usage: cadenza plugin new <stage|backend|sink> <name> [directory]");
+  const std::string root = scaffold_plugin(args[1], args[2], args.size() == 4 ? args[3] : ".");
+  std::cout << "created " << root << "\n  cmake -S " << root << " -B " << root
+            << "/build && cmake --build " << root << "/build\n";
+  return 0;
 }
 
 int cmd_plugin_meta(const Args& args) {

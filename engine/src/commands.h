@@ -14,6 +14,7 @@ int cmd_dag(const Args& args);
 int cmd_plugins(const Args& args);
 int cmd_exec_stage(const Args& args);
 int cmd_plugin_meta(const Args& args);
+int cmd_plugin(const Args& args);
 // cache_commands.cpp
 int cmd_status(const Args& args);
 int cmd_checkout(const Args& args);

@@ -89,19 +89,6 @@ LinkMode link_mode_from_name(const std::string& name) {
   throw Error("unknown cache link mode '" + name + "' (auto, reflink, hardlink, copy)");
 }
 
-std::string manifest_text(const std::vector<ManifestEntry>& entries) {
-  std::string out;
-  for (const auto& e : entries) {
-    out += e.hash.hex();
-    out += ' ';
-    out += std::to_string(e.size);
-    out += e.executable ? " x " : " - ";
-    out += e.path;
-    out += '\n';
-  }
-  return out;
-}
-
 ContentStore::ContentStore(std::string root, bool shared) : root_(std::move(root)), shared_(shared) {}
 
 void ContentStore::ensure_dir(const std::string& dir) const {
@@ -222,13 +209,8 @@ StoredOutput ContentStore::store(const std::string& path, const std::string& bou
     entries.push_back(std::move(e));
   }
   if (ec) throw Error("cannot list " + path + ": " + ec.message());
-  std::sort(entries.begin(), entries.end(),
-            [](const ManifestEntry& a, const ManifestEntry& b) { return a.path < b.path; });
-  const std::string text = manifest_text(entries);
-  out.is_dir = true;
-  out.hash = hash_bytes(text);
-  for (const auto& e : entries) out.size += e.size;
-  put_object_text(out.hash, text, /*manifest=*/true);
+  out = tree_hash(entries);
+  put_object_text(out.hash, manifest_text(entries), /*manifest=*/true);
   return out;
 }
 

@@ -29,28 +29,12 @@
 #include <vector>
 
 #include "hash.h"
+#include "manifest.h"
 
 namespace cadenza {
 
 enum class LinkMode { kAuto, kReflink, kHardlink, kCopy };
 LinkMode link_mode_from_name(const std::string& name);  // as in workflow.toml
-
-// A stored output: a file, or a directory through its manifest.
-struct StoredOutput {
-  Hash128 hash;
-  uint64_t size = 0;  // bytes; for a directory, of all its files
-  bool is_dir = false;
-};
-
-struct ManifestEntry {
-  std::string path;  // relative to the directory
-  Hash128 hash;
-  uint64_t size = 0;
-  bool executable = false;
-};
-
-// The manifest text of a directory (also what its hash is taken over).
-std::string manifest_text(const std::vector<ManifestEntry>& entries);
 
 class ContentStore {
  public:

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
       {"dag", cmd_dag},
       {"plugins", cmd_plugins},
       {"exec-stage", cmd_exec_stage},
+      {"plugin", cmd_plugin},
       {"plugin-meta", cmd_plugin_meta},
       {"status", cmd_status},
       {"checkout", cmd_checkout},

@@ -15,6 +15,7 @@
 #include "fs_util.h"
 #include "job_spec.h"
 #include "plugin_library.h"
+#include "parallel.h"
 #include "subprocess.h"
 #include "workspace_cache.h"
 
@@ -140,20 +141,36 @@ struct Orchestrator::Impl : public sdk::BackendHost {
     block_downstream(i);
   }
 
-  // Up to date, restored, or submitted. `deps_ready` is false when a
-  // dependency-handling backend gets the job before its inputs exist; then
-  // exec-stage computes the key itself on the node.
-  void start_stage(size_t i, const std::vector<sdk::JobId>& after, bool deps_ready) {
+  // What the cache says about a stage whose deps are ready.
+  struct Evaluation {
+    std::optional<StageFingerprint> fingerprint;
+    std::vector<std::string> reasons;  // empty: up to date
+    std::string error;
+  };
+
+  // Thread-safe; called in parallel for the stages that became ready together.
+  Evaluation evaluate(size_t i) {
+    Evaluation ev;
+    try {
+      ev.fingerprint = cache.fingerprint(pw.stage(i));
+      if (!options.force) ev.reasons = cache.reasons_to_run(pw.stage(i), *ev.fingerprint);
+    } catch (const Error& e) {
+      ev.error = e.what();
+    }
+    return ev;
+  }
+
+  // Up to date, restored, or submitted. Without an evaluation the job goes
+  // to a dependency-handling backend before its inputs exist; exec-stage
+  // then computes the key itself on the node.
+  void start_stage(size_t i, const std::vector<sdk::JobId>& after, Evaluation* ev) {
     const PreparedStage& ps = pw.stage(i);
-    if (deps_ready) {
-      try {
-        fingerprints[i] = cache.fingerprint(ps);
-      } catch (const Error& e) {
-        return fail_before_start(i, e.what());
-      }
+    if (ev) {
+      if (!ev->error.empty()) return fail_before_start(i, ev->error);
+      fingerprints[i] = ev->fingerprint;
       const StageFingerprint& fp = *fingerprints[i];
       if (!options.force) {
-        const auto reasons = cache.reasons_to_run(ps, fp);
+        const auto& reasons = ev->reasons;
         if (reasons.empty()) {
           state[i] = StageState::kSucceeded;
           ++up_to_date;
@@ -164,7 +181,7 @@ struct Orchestrator::Impl : public sdk::BackendHost {
           try {
             cache.restore(ps, *record);
             cache.record(ps, fp, record->outs, /*restored=*/true);
-            cache.save();
+            cache.save_lock_throttled(1.0);
             state[i] = StageState::kSucceeded;
             ++restored;
             out << "[" << name(i) << "] restored from cache (key " << fp.key.hex().substr(0, 12)
@@ -279,7 +296,7 @@ struct Orchestrator::Impl : public sdk::BackendHost {
       try {
         if (!fingerprints[i]) fingerprints[i] = cache.fingerprint(pw.stage(i));
         cache.record(pw.stage(i), *fingerprints[i], result.outs, result.restored);
-        cache.save();
+        cache.save_lock_throttled(1.0);
       } catch (const Error& e) {
         out << "[" << name(i) << "] warning: could not update " << cache.lock().path() << ": "
             << e.what() << "\n";
@@ -320,7 +337,21 @@ struct Orchestrator::Impl : public sdk::BackendHost {
       for (auto& [id, stage] : slot.jobs) slot.backend->cancel(id);
   }
 
+  // Saves the lock and stat cache however run() ends, exceptions included.
+  struct SaveAtExit {
+    Impl& impl;
+    ~SaveAtExit() {
+      try {
+        impl.cache.save();
+      } catch (const std::exception& e) {
+        impl.out << "cadenza: warning: could not save " << impl.cache.lock().path() << ": "
+                 << e.what() << "\n";
+      }
+    }
+  };
+
   int run() {
+    SaveAtExit save_at_exit{*this};
     const size_t n = pw.size();
     state.assign(n, StageState::kNotSelected);
     started.assign(n, 0);
@@ -350,18 +381,31 @@ struct Orchestrator::Impl : public sdk::BackendHost {
         interrupted = true;
         cancel_everything();
       }
+      // Waves: evaluate every stage whose deps are done (in parallel: on a
+      // no-op this is all the work), act on them in order, repeat while
+      // that made more stages ready.
+      while (!interrupted && (!failed_once || options.keep_going)) {
+        std::vector<size_t> ready;
+        for (size_t i : pw.graph().order())
+          if (state[i] == StageState::kPending && upstream_done(i)) ready.push_back(i);
+        if (ready.empty()) break;
+        std::vector<Evaluation> evaluations(ready.size());
+        parallel_for(ready.size(), [&](size_t k) { evaluations[k] = evaluate(ready[k]); });
+        for (size_t k = 0; k < ready.size(); ++k) start_stage(ready[k], {}, &evaluations[k]);
+        if (failed_once && !options.keep_going) break;
+        bool more = false;
+        for (size_t i : pw.graph().order())
+          more = more || (state[i] == StageState::kPending && upstream_done(i));
+        if (!more) break;
+      }
       if (!interrupted && (!failed_once || options.keep_going)) {
         for (size_t i : pw.graph().order()) {
           if (state[i] != StageState::kPending) continue;
           const std::string& backend = pw.stage(i).backend;
           std::vector<sdk::JobId> after;
-          if (upstream_done(i)) {
-            start_stage(i, after, /*deps_ready=*/true);
-          } else if (backends.count(backend) &&
-                     backends.at(backend).backend->handles_dependencies() &&
-                     upstream_submitted_to(i, backend, &after)) {
-            start_stage(i, after, /*deps_ready=*/false);
-          }
+          if (backends.count(backend) && backends.at(backend).backend->handles_dependencies() &&
+              upstream_submitted_to(i, backend, &after))
+            start_stage(i, after, nullptr);
         }
       }
       size_t active_backends = 0;

@@ -22,11 +22,13 @@ std::unique_ptr<PreparedWorkflow> PreparedWorkflow::load(const std::string& work
   }
 
   PluginCatalog catalog(wf.state_dir() + "/plugin-meta.json");
+  std::map<std::string, std::string> found;  // plugin name -> path, once per name
   auto describe = [&](const std::string& name, const std::string& kind,
                       const SourcePos& where) -> const PluginMeta& {
     std::string path;
     try {
-      path = p->finder_->find(name);
+      auto known = found.find(name);
+      path = known != found.end() ? known->second : (found[name] = p->finder_->find(name));
       const PluginMeta& meta = catalog.describe(path);
       if (meta.info.kind != kind)
         throw Error(path + " is a " + meta.info.kind + " plugin, but a " + kind +

@@ -1,5 +1,6 @@
 #include "workspace_cache.h"
 
+#include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -27,17 +28,24 @@ WorkspaceCache::WorkspaceCache(const Workflow& wf)
       link_mode_(link_mode_from_name(wf.cache_link)) {}
 
 StoredOutput WorkspaceCache::hash_path(const std::string& abs_path) {
-  return hash_tree(abs_path, [this](const std::string& p, const FileStat& st) {
-    return stats_.file_hash(p, st);
-  });
+  return stats_.hash_path(abs_path);
 }
 
 StageFingerprint WorkspaceCache::fingerprint(const PreparedStage& stage) {
   StageFingerprint fp;
-  FileStat st;
-  if (!stat_path(stage.plugin_path, &st))
-    throw Error("plugin library " + stage.plugin_path + " vanished");
-  fp.plugin_hash = stats_.file_hash(stage.plugin_path, st);
+  {
+    std::lock_guard<std::mutex> lock(plugin_mutex_);
+    auto known = plugin_hashes_.find(stage.plugin_path);
+    if (known != plugin_hashes_.end()) fp.plugin_hash = known->second;
+  }
+  if (fp.plugin_hash.empty()) {
+    FileStat st;
+    if (!stat_path(stage.plugin_path, &st))
+      throw Error("plugin library " + stage.plugin_path + " vanished");
+    fp.plugin_hash = stats_.file_hash(stage.plugin_path, st);
+    std::lock_guard<std::mutex> lock(plugin_mutex_);
+    plugin_hashes_[stage.plugin_path] = fp.plugin_hash;
+  }
   StageKeyInput in{stage.plugin.name, stage.plugin.version, fp.plugin_hash, stage.params, {}, {},
                    stage.decl->image};
   for (const auto& [name, dep] : stage.decl->deps) {
@@ -152,6 +160,14 @@ void WorkspaceCache::record(const PreparedStage& stage, const StageFingerprint& 
   e.ran_at = utc_now_iso8601();
   e.restored = restored;
   lock_.set(stage.decl->name, std::move(e));
+}
+
+void WorkspaceCache::save_lock_throttled(double interval_s) {
+  const double now = std::chrono::duration<double>(
+                         std::chrono::steady_clock::now().time_since_epoch()).count();
+  if (now - last_lock_save_ < interval_s) return;
+  lock_.save();
+  last_lock_save_ = now;
 }
 
 void WorkspaceCache::save() {

@@ -20,6 +20,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,6 +43,7 @@ class WorkspaceCache {
  public:
   explicit WorkspaceCache(const Workflow& wf);
 
+  // Thread-safe, like reasons_to_run: a run evaluates ready stages in parallel.
   StageFingerprint fingerprint(const PreparedStage& stage);
   // Why the stage must run; empty when it is up to date.
   std::vector<std::string> reasons_to_run(const PreparedStage& stage, const StageFingerprint& fp);
@@ -55,6 +57,10 @@ class WorkspaceCache {
   // Saves the lock (atomically, fsync) and the stat cache; registers this
   // workspace's lock with the cache for gc.
   void save();
+  // Saves the lock if the last save is older than `interval_s`. A run calls
+  // this after each stage: a crash loses at most that much of the lock, and
+  // the stages it loses are still in the run-cache (restored, not rerun).
+  void save_lock_throttled(double interval_s);
 
   const Workflow& workflow() const { return wf_; }
   ContentStore& store() { return store_; }
@@ -73,6 +79,9 @@ class WorkspaceCache {
   RunCache runs_;
   LockFile lock_;
   LinkMode link_mode_;
+  double last_lock_save_ = 0;
+  std::mutex plugin_mutex_;
+  std::map<std::string, Hash128> plugin_hashes_;  // per run: a library is hashed once
 };
 
 // Records `lock_path` in <cache>/workspaces/ so that `cadenza gc` run from

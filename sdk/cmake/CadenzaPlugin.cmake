@@ -19,7 +19,11 @@ function(cadenza_add_plugin name)
     message(FATAL_ERROR "cadenza_add_plugin(${name}): SOURCES is empty")
   endif()
   add_library(${name} MODULE ${ARG_SOURCES})
-  target_link_libraries(${name} PRIVATE Cadenza::sdk)
+  if(TARGET Cadenza::sdk)
+    target_link_libraries(${name} PRIVATE Cadenza::sdk)
+  else()
+    target_link_libraries(${name} PRIVATE cadenza_sdk)
+  endif()
   target_compile_features(${name} PRIVATE cxx_std_17)
   set_target_properties(${name} PROPERTIES
     PREFIX ""
@@ -32,4 +36,11 @@ function(cadenza_add_plugin name)
   if(CADENZA_PLUGIN_OUTPUT_DIR)
     set_target_properties(${name} PROPERTIES LIBRARY_OUTPUT_DIRECTORY "${CADENZA_PLUGIN_OUTPUT_DIR}")
   endif()
+endfunction()
+
+# cadenza_install_plugin(<name>): installs the plugin where the installed
+# engine finds it by default (<prefix>/lib/cadenza/plugins).
+function(cadenza_install_plugin name)
+  # Fixed, not CMAKE_INSTALL_LIBDIR: the engine looks in <bindir>/../lib/cadenza/plugins.
+  install(TARGETS ${name} LIBRARY DESTINATION lib/cadenza/plugins)
 endfunction()

@@ -50,7 +50,7 @@ TEST(StatCache, UnchangedFilesAreNotRehashedChangedOnesAre) {
 
 TEST(StatCache, TornOrGarbageLinesAreIgnored) {
   test::TempDir dir;
-  dir.write("statcache", "garbage\n" + hash_bytes("x").hex() + " 1 2 3 4 /p\n" + "0123 torn");
+  dir.write("statcache", "cadenza-statcache 3 000000000050\ngarbage\n" + hash_bytes("x").hex() + " 1 2 3 4 /p\n" + "0123 torn");
   StatCache cache(dir.str() + "/statcache");  // must not throw
   SUCCEED();
 }

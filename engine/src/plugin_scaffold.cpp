@@ -1,0 +1,233 @@
+#include "plugin_scaffold.h"
+
+#include <cctype>
+#include <filesystem>
+#include <map>
+
+#include "error.h"
+#include "fs_util.h"
+
+namespace cadenza {
+
+namespace {
+
+const char* kStage = R"(// @NAME@: a Cadenza stage plugin. See the SDK guide (sdk/README.md).
+#include <cadenza/sdk/export.h>
+#include <cadenza/sdk/stage.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace {
+
+using cadenza::sdk::ParamSpec;
+
+class @CLASS@ : public cadenza::sdk::Stage {
+ public:
+  // The params this stage accepts; the engine validates workflow.toml against them.
+  std::vector<ParamSpec> params() const override {
+    return {ParamSpec::String("greeting", "hello", "text written before the input")};
+  }
+
+  // Copies the dep named "input" to the out named "output", after a greeting.
+  void run(cadenza::sdk::StageContext& ctx) override {
+    std::ifstream in(ctx.input("input"), std::ios::binary);
+    if (!in) throw cadenza::sdk::PluginError("cannot read " + ctx.input("input"));
+    std::stringstream text;
+    text << in.rdbuf();
+    std::ofstream out(ctx.output("output"), std::ios::binary);
+    out << ctx.params_json() << "\n" << text.str();
+    if (!out) throw cadenza::sdk::PluginError("cannot write " + ctx.output("output"));
+    ctx.metrics().scalar("@NAME@/bytes", static_cast<double>(text.str().size()), 0);
+    ctx.progress(1, 1, "files");
+  }
+};
+
+}  // namespace
+
+CADENZA_STAGE_PLUGIN(@CLASS@, "@NAME@", "0.1.0", "TODO: one line on what @NAME@ does")
+)";
+
+const char* kSink = R"(// @NAME@: a Cadenza metric sink plugin. See the SDK guide (sdk/README.md).
+#include <cadenza/sdk/export.h>
+#include <cadenza/sdk/metric_sink.h>
+
+#include <fstream>
+
+namespace {
+
+// Appends every scalar to <workspace>/@NAME@-<stage>.csv.
+class @CLASS@ : public cadenza::sdk::MetricSink {
+ public:
+  void open(const cadenza::sdk::SinkRunInfo& info) override {
+    out_.open(info.workspace + "/@NAME@-" + info.stage_name + ".csv", std::ios::app);
+    if (!out_) throw cadenza::sdk::PluginError("cannot open the CSV file in " + info.workspace);
+    run_id_ = info.run_id;
+  }
+  void scalar(std::string_view tag, double value, int64_t step) override {
+    out_ << run_id_ << ',' << tag << ',' << step << ',' << value << '\n';
+  }
+  void text(std::string_view, std::string_view, int64_t) override {}
+  void audio(std::string_view, const float*, size_t, int, int, int64_t) override {}
+  void close(cadenza::sdk::RunOutcome) override { out_.close(); }
+
+ private:
+  std::ofstream out_;
+  std::string run_id_;
+};
+
+}  // namespace
+
+CADENZA_SINK_PLUGIN(@CLASS@, "@NAME@", "0.1.0", "TODO: one line on what @NAME@ does")
+)";
+
+const char* kBackend = R"(// @NAME@: a Cadenza backend plugin. See the SDK guide (sdk/README.md).
+// This skeleton runs one job at a time as a child process; replace start()
+// and poll() with calls to your scheduler.
+#include <cadenza/sdk/backend.h>
+#include <cadenza/sdk/export.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <deque>
+
+extern char** environ;
+
+namespace {
+
+using namespace cadenza::sdk;
+
+class @CLASS@ : public Backend {
+ public:
+  void configure(const std::string&, BackendHost& host) override { host_ = &host; }
+  bool handles_dependencies() const override { return false; }
+  JobId submit(const JobRequest& request) override {
+    queue_.push_back({next_id_, request});
+    return next_id_++;
+  }
+  std::vector<JobUpdate> wait(int timeout_ms) override {
+    std::vector<JobUpdate> updates;
+    if (pid_ < 0 && !queue_.empty()) {
+      current_ = queue_.front();
+      queue_.pop_front();
+      posix_spawn_file_actions_t actions;
+      posix_spawn_file_actions_init(&actions);
+      posix_spawn_file_actions_addopen(&actions, 1, current_.second.log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      posix_spawn_file_actions_adddup2(&actions, 1, 2);
+      posix_spawn_file_actions_addchdir_np(&actions, current_.second.workdir.c_str());
+      std::vector<char*> argv;
+      for (auto& a : current_.second.argv) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      const int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
+      posix_spawn_file_actions_destroy(&actions);
+      if (rc != 0) {
+        pid_ = -1;
+        return {{current_.first, JobState::kFailed, 0, 0, "cannot start the job"}};
+      }
+      updates.push_back({current_.first, JobState::kRunning, 0, 0, ""});
+    }
+    if (pid_ > 0) {
+      int status = 0;
+      for (int waited = 0; waited < timeout_ms; waited += 10) {
+        if (waitpid(pid_, &status, WNOHANG) == pid_) {
+          JobUpdate done{current_.first, JobState::kSucceeded, 0, 0, ""};
+          if (WIFSIGNALED(status)) done = {current_.first, cancelled_ ? JobState::kCancelled : JobState::kFailed, 0, WTERMSIG(status), ""};
+          else if (WEXITSTATUS(status) != 0) done = {current_.first, cancelled_ ? JobState::kCancelled : JobState::kFailed, WEXITSTATUS(status), 0, ""};
+          updates.push_back(done);
+          pid_ = -1;
+          cancelled_ = false;
+          break;
+        }
+        usleep(10000);
+      }
+    }
+    return updates;
+  }
+  void cancel(JobId id) override {
+    for (auto it = queue_.begin(); it != queue_.end(); ++it)
+      if (it->first == id) {
+        queue_.erase(it);
+        return;
+      }
+    if (pid_ > 0 && current_.first == id) {
+      cancelled_ = true;
+      kill(pid_, SIGTERM);
+    }
+  }
+
+ private:
+  BackendHost* host_ = nullptr;
+  JobId next_id_ = 1;
+  std::deque<std::pair<JobId, JobRequest>> queue_;
+  std::pair<JobId, JobRequest> current_;
+  pid_t pid_ = -1;
+  bool cancelled_ = false;
+};
+
+}  // namespace
+
+CADENZA_BACKEND_PLUGIN(@CLASS@, "@NAME@", "0.1.0", "TODO: one line on what @NAME@ does")
+)";
+
+const char* kCMake = R"(cmake_minimum_required(VERSION 3.18)
+project(@NAME@ LANGUAGES CXX)
+
+# Point CMAKE_PREFIX_PATH at Cadenza's install prefix if it is not in /usr/local.
+find_package(Cadenza 0.1 REQUIRED)
+cadenza_add_plugin(@NAME@ KIND @KIND@ SOURCES @NAME@.cpp)
+cadenza_install_plugin(@NAME@)
+)";
+
+const char* kReadme = R"(# @NAME@
+
+A Cadenza @KIND@ plugin.
+
+    cmake -S . -B build && cmake --build build
+    CADENZA_PLUGIN_PATH=$PWD/build cadenza plugins info @NAME@
+
+Use it from a workflow by adding `plugin_paths = ["<this folder>/build"]` to
+`[workflow]`, or install it with `cmake --install build`.
+)";
+
+std::string replace_all(std::string text, const std::map<std::string, std::string>& vars) {
+  for (const auto& [key, value] : vars)
+    for (size_t at = text.find(key); at != std::string::npos; at = text.find(key, at + value.size()))
+      text.replace(at, key.size(), value);
+  return text;
+}
+
+}  // namespace
+
+std::string scaffold_plugin(const std::string& kind, const std::string& name,
+                            const std::string& dir) {
+  const std::map<std::string, const char*> sources{{"stage", kStage}, {"sink", kSink}, {"backend", kBackend}};
+  if (!sources.count(kind))
+    throw Error("cadenza plugin new: kind must be stage, backend or sink (got '" + kind + "')");
+  if (name.rfind(kind + "_", 0) != 0 || name.size() <= kind.size() + 1)
+    throw Error("cadenza plugin new: a " + kind + " plugin's name must start with '" + kind +
+                "_' (e.g. " + kind + "_mine), got '" + name + "'");
+  for (char c : name)
+    if (!std::islower(static_cast<unsigned char>(c)) && !std::isdigit(static_cast<unsigned char>(c)) && c != '_')
+      throw Error("cadenza plugin new: use lower-case letters, digits and '_' in the name ('" + name + "')");
+  const fs::path root = fs::path(dir) / name;
+  if (fs::exists(root)) throw Error("cadenza plugin new: " + root.string() + " already exists");
+  std::string cls;
+  bool upper = true;
+  for (char c : name) {
+    if (c == '_') { upper = true; continue; }
+    cls += upper ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : c;
+    upper = false;
+  }
+  const std::map<std::string, std::string> vars{{"@NAME@", name}, {"@KIND@", kind}, {"@CLASS@", cls}};
+  fs::create_directories(root);
+  write_file_atomic(root / "CMakeLists.txt", replace_all(kCMake, vars), Durability::kRenameOnly);
+  write_file_atomic(root / (name + ".cpp"), replace_all(sources.at(kind), vars), Durability::kRenameOnly);
+  write_file_atomic(root / "README.md", replace_all(kReadme, vars), Durability::kRenameOnly);
+  return root.string();
+}
+
+}  // namespace cadenza
