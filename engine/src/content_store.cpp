@@ -166,7 +166,7 @@ void ContentStore::put_object_text(const Hash128& hash, const std::string& text,
   const std::string object = object_path(hash, manifest);
   if (std::filesystem::exists(object)) return;
   const std::string tmp = temp_path();
-  write_file_atomic(tmp, text, Durability::kFsync);
+  write_file_atomic(tmp, text, Durability::kRenameOnly);
   seal(tmp);
   ensure_dir(std::filesystem::path(object).parent_path().string());
   if (::rename(tmp.c_str(), object.c_str()) != 0) {

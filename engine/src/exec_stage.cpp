@@ -111,8 +111,9 @@ int exec_stage(const std::string& spec_path) {
     if (status != "succeeded")
       for (const auto& [name, path] : staging) remove_all_quietly(path);
     try {
+      // Read by the orchestrator only after this process exited.
       write_file_atomic(spec.run_dir + "/result.json", to_json(result).dump(2),
-                        Durability::kRenameOnly);
+                        Durability::kInPlace);
     } catch (const Error& e) {
       std::cerr << "error: " << e.what() << "\n";
     }
@@ -123,7 +124,6 @@ int exec_stage(const std::string& spec_path) {
 
   try {
     fs::create_directories(spec.run_dir);
-    fs::create_directories(spec.scratch_dir);
     for (const auto& [name, rel] : spec.deps) {
       std::error_code ec;
       if (!fs::exists(spec.workspace + "/" + rel, ec))
@@ -186,6 +186,12 @@ int exec_stage(const std::string& spec_path) {
     {
       auto stage = library->create_stage();
       StageContextImpl context(spec, staging, metrics, g_cancel);
+      const double run_started = now_s();
+      struct RunTimer {
+        JobResult& result;
+        double started;
+        ~RunTimer() { result.run_s = now_s() - started; }
+      } timer{result, run_started};
       try {
         stage->run(context);
         if (g_cancel.load()) status = "cancelled";

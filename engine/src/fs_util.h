@@ -15,8 +15,9 @@ namespace cadenza {
 namespace fs = std::filesystem;
 
 enum class Durability {
+  kInPlace,     // plain write: for files nobody reads until the writer exited
   kRenameOnly,  // atomic against readers and crashes of this process
-  kFsync,       // also against power loss: for the lock file and the cache
+  kFsync,       // also against power loss: for the lock file
 };
 
 // Writes `content` to `path` atomically (temp file, optional fsync, rename).

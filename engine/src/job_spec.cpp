@@ -88,7 +88,8 @@ json to_json(const JobResult& r) {
           {"outs", outs},
           {"started_at", r.started_at},
           {"finished_at", r.finished_at},
-          {"duration_s", r.finished_at - r.started_at}};
+          {"duration_s", r.finished_at - r.started_at},
+          {"run_s", r.run_s}};
 }
 
 JobResult job_result_from_json(const json& j, const std::string& source) {
@@ -99,6 +100,7 @@ JobResult job_result_from_json(const json& j, const std::string& source) {
     r.started_at = j.at("started_at");
     r.finished_at = j.at("finished_at");
     r.restored = j.value("restored", false);
+    r.run_s = j.value("run_s", 0.0);
     if (j.contains("outs"))
       for (const auto& [name, o] : j.at("outs").items())
         r.outs[name] = StoredOutput{Hash128::from_hex(o.at("hash").get<std::string>()),

@@ -62,6 +62,7 @@ struct JobResult {
   std::map<std::string, StoredOutput> outs;  // for succeeded: what each out holds
   double started_at = 0;   // seconds since the epoch
   double finished_at = 0;
+  double run_s = 0;        // inside the stage's own run(): the rest is engine time
 };
 
 nlohmann::json to_json(const JobSpec& spec);

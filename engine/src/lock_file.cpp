@@ -84,7 +84,7 @@ void LockFile::set(const std::string& stage, LockEntry entry) {
   dirty_ = true;
 }
 
-void LockFile::save() {
+void LockFile::save(Durability durability) {
   if (!dirty_) return;
   json stages = json::object();
   for (const auto& [name, e] : stages_) {
@@ -103,7 +103,7 @@ void LockFile::save() {
     if (e.restored) stages[name]["restored"] = true;
   }
   write_file_atomic(path_, json{{"version", kLockVersion}, {"stages", stages}}.dump(2) + "\n",
-                    Durability::kFsync);
+                    durability);
   dirty_ = false;
 }
 

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "content_store.h"
+#include "fs_util.h"
 #include "hash.h"
 
 namespace cadenza {
@@ -45,8 +46,9 @@ class LockFile {
   const std::map<std::string, LockEntry>& stages() const { return stages_; }
   const LockEntry* find(const std::string& stage) const;
   void set(const std::string& stage, LockEntry entry);
-  // Writes the file atomically (fsync) if anything changed.
-  void save();
+  // Writes the file atomically if anything changed; with kFsync also
+  // durable against power loss.
+  void save(Durability durability = Durability::kFsync);
   const std::string& path() const { return path_; }
 
  private:

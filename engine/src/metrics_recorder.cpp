@@ -56,12 +56,7 @@ void write_float_wav(const std::string& path, const float* samples, size_t frame
   if (std::fclose(f) != 0) throw Error("cannot write " + path + ": " + std::strerror(errno));
 }
 
-MetricsRecorder::MetricsRecorder(const std::string& run_dir) : run_dir_(run_dir) {
-  std::filesystem::create_directories(run_dir);
-  const std::string path = run_dir + "/metrics.jsonl";
-  file_ = std::fopen(path.c_str(), "ab");
-  if (!file_) throw Error("cannot open " + path + ": " + std::strerror(errno));
-}
+MetricsRecorder::MetricsRecorder(const std::string& run_dir) : run_dir_(run_dir) {}
 
 MetricsRecorder::~MetricsRecorder() {
   if (file_) std::fclose(file_);
@@ -86,6 +81,12 @@ void MetricsRecorder::forward(Fn&& fn) {
 }
 
 void MetricsRecorder::append(const std::string& line) {
+  if (!file_) {
+    std::filesystem::create_directories(run_dir_);
+    const std::string path = run_dir_ + "/metrics.jsonl";
+    file_ = std::fopen(path.c_str(), "ab");
+    if (!file_) throw Error("cannot open " + path + ": " + std::strerror(errno));
+  }
   std::fputs(line.c_str(), file_);
   std::fputc('\n', file_);
   std::fflush(file_);

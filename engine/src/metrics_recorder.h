@@ -18,7 +18,8 @@ namespace cadenza {
 
 class MetricsRecorder : public sdk::MetricsEmitter {
  public:
-  // Opens (appends to) <run_dir>/metrics.jsonl. Throws Error if it cannot.
+  // Appends to <run_dir>/metrics.jsonl, opened at the first metric. Throws
+  // Error if it cannot be opened then.
   explicit MetricsRecorder(const std::string& run_dir);
   ~MetricsRecorder() override;
   MetricsRecorder(const MetricsRecorder&) = delete;

@@ -237,7 +237,7 @@ struct Orchestrator::Impl : public sdk::BackendHost {
     spec.cpus = decl.resources.cpus;
     spec.sinks = ps.sinks;
     const std::string spec_path = spec.run_dir + "/spec.json";
-    write_file_atomic(spec_path, to_json(spec).dump(2), Durability::kRenameOnly);
+    write_file_atomic(spec_path, to_json(spec).dump(2), Durability::kInPlace);
 
     sdk::JobRequest request;
     request.name = decl.name;

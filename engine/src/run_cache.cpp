@@ -67,7 +67,9 @@ void RunCache::put(const RunRecord& record) const {
     ::chmod((root_ + "/runs").c_str(), 02775);
     ::chmod(dir.c_str(), 02775);
   }
-  write_file_atomic(path, record_to_json(record).dump(1), Durability::kFsync);
+  // Rename-atomic, not fsynced: what matters is that a killed process never
+  // leaves a half entry; its objects are not fsynced either (see gc/verify).
+  write_file_atomic(path, record_to_json(record).dump(1), Durability::kRenameOnly);
   if (shared_) ::chmod(path.c_str(), 0664);
 }
 

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "fs_util.h"
@@ -51,6 +52,16 @@ std::string StageContextImpl::output(std::string_view name) const {
                            std::string(name) + " = \"path\" } (declared: " +
                            names_of(outs_staging_) + ")");
   return it->second;
+}
+
+std::string StageContextImpl::scratch_dir() const {
+  // Created on first use: most stages never ask for one.
+  std::error_code ec;
+  std::filesystem::create_directories(spec_.scratch_dir, ec);
+  if (ec)
+    throw sdk::PluginError("cannot create the scratch directory " + spec_.scratch_dir + ": " +
+                           ec.message());
+  return spec_.scratch_dir;
 }
 
 std::vector<std::string> StageContextImpl::output_names() const {

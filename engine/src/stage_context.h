@@ -25,7 +25,7 @@ class StageContextImpl : public sdk::StageContext {
   std::vector<std::string> input_names() const override;
   std::string output(std::string_view name) const override;
   std::vector<std::string> output_names() const override;
-  std::string scratch_dir() const override { return spec_.scratch_dir; }
+  std::string scratch_dir() const override;
   int cpus() const override { return spec_.cpus; }
   void log(sdk::LogLevel level, std::string_view message) override;
   sdk::MetricsEmitter& metrics() override { return metrics_; }

@@ -166,7 +166,7 @@ void WorkspaceCache::save_lock_throttled(double interval_s) {
   const double now = std::chrono::duration<double>(
                          std::chrono::steady_clock::now().time_since_epoch()).count();
   if (now - last_lock_save_ < interval_s) return;
-  lock_.save();
+  lock_.save(Durability::kRenameOnly);
   last_lock_save_ = now;
 }
 

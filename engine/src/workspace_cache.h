@@ -57,9 +57,10 @@ class WorkspaceCache {
   // Saves the lock (atomically, fsync) and the stat cache; registers this
   // workspace's lock with the cache for gc.
   void save();
-  // Saves the lock if the last save is older than `interval_s`. A run calls
-  // this after each stage: a crash loses at most that much of the lock, and
-  // the stages it loses are still in the run-cache (restored, not rerun).
+  // Saves the lock if the last save is older than `interval_s`, atomically
+  // but without fsync (save() at the end syncs). A run calls this after each
+  // stage: a crash loses at most that much of the lock, and the stages it
+  // loses are still in the run-cache (restored, not rerun).
   void save_lock_throttled(double interval_s);
 
   const Workflow& workflow() const { return wf_; }

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cadenza/sdk/error.h"
 #include "cadenza/sdk/visibility.h"
 
 namespace cadenza::sdk {

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "cadenza/sdk/metrics.h"
+#include "cadenza/sdk/error.h"
 #include "cadenza/sdk/visibility.h"
 
 namespace cadenza::sdk {
