@@ -172,8 +172,9 @@ int exec_stage(const std::string& spec_path) {
     for (const auto& sink_spec : spec.sinks) {
       try {
         auto sink = PluginLibrary::load(sink_spec.path)->create_sink();
-        sdk::SinkRunInfo info{spec.workflow_name, spec.experiment, spec.run_id, spec.stage,
-                              spec.workspace,     spec.params.dump(), sink_spec.config.dump()};
+        sdk::SinkRunInfo info{spec.workflow_name,      spec.experiment,      spec.run_id,
+                              spec.stage,              spec.workspace,       spec.params.dump(),
+                              sink_spec.config.dump(), spec.workflow_params.dump()};
         sink->open(info);
         metrics.add_sink(sink_spec.name, std::move(sink));
       } catch (const std::exception& e) {

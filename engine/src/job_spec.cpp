@@ -25,6 +25,7 @@ json to_json(const JobSpec& s) {
           {"scratch_dir", s.scratch_dir},
           {"cpus", s.cpus},
           {"sinks", sinks},
+          {"workflow_params", s.workflow_params},
           {"cache",
            {{"dir", s.cache_dir},
             {"link", s.cache_link},
@@ -62,6 +63,8 @@ JobSpec job_spec_from_json(const json& j, const std::string& source) {
     field = "sinks";
     for (const auto& sink : j.at("sinks"))
       s.sinks.push_back({sink.at("name"), sink.at("path"), sink.at("config")});
+    field = "workflow_params";
+    s.workflow_params = j.value("workflow_params", json::object());
     field = "cache";
     const json& cache = j.at("cache");
     s.cache_dir = cache.at("dir");

@@ -47,6 +47,7 @@ struct JobSpec {
   std::string scratch_dir;   // absolute; survives failed runs (checkpoints)
   int cpus = 1;
   std::vector<SinkSpec> sinks;
+  nlohmann::json workflow_params = nlohmann::json::object();  // flattened, for sinks
   // The run-cache: where it is and this stage run's key (empty: no caching).
   std::string cache_dir;
   std::string cache_link = "auto";

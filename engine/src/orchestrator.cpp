@@ -236,6 +236,7 @@ struct Orchestrator::Impl : public sdk::BackendHost {
     spec.scratch_dir = wf.state_dir() + "/scratch/" + decl.name;
     spec.cpus = decl.resources.cpus;
     spec.sinks = ps.sinks;
+    if (!ps.sinks.empty()) spec.workflow_params = workflow_params();
     const std::string spec_path = spec.run_dir + "/spec.json";
     write_file_atomic(spec_path, to_json(spec).dump(2), Durability::kInPlace);
 
@@ -259,6 +260,16 @@ struct Orchestrator::Impl : public sdk::BackendHost {
     slot.jobs[id] = i;
     job_of[i] = id;
     state[i] = StageState::kSubmitted;
+  }
+
+  // The selected stages' params as {"stage.param": value}, for sinks.
+  nlohmann::json workflow_params() const {
+    json flat = json::object();
+    for (size_t k = 0; k < pw.size(); ++k)
+      if (pw.selected(k))
+        for (const auto& [key, value] : pw.stage(k).params.items())
+          flat[pw.stage(k).decl->name + "." + key] = value;
+    return flat;
   }
 
   void block_downstream(size_t i) {

@@ -1,5 +1,7 @@
 #include "plugin_library.h"
 
+#include <map>
+#include <mutex>
 #include <set>
 
 #include "cadenza/sdk/plugin_info.h"
@@ -16,6 +18,17 @@ std::string text_or_empty(const char* s) { return s ? s : ""; }
 const char* engine_stdlib_abi() { return CADENZA_STDLIB_ABI; }
 
 std::shared_ptr<PluginLibrary> PluginLibrary::load(const std::string& path) {
+  // Load once, keep forever (see the header): a process-wide registry.
+  static std::mutex mutex;
+  static std::map<std::string, std::shared_ptr<PluginLibrary>> loaded;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (auto it = loaded.find(path); it != loaded.end()) return it->second;
+  auto library = load_uncached(path);
+  loaded[path] = library;
+  return library;
+}
+
+std::shared_ptr<PluginLibrary> PluginLibrary::load_uncached(const std::string& path) {
   boost::dll::shared_library library;
   try {
     library.load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);

@@ -7,9 +7,12 @@
 //      library ABI and kind, before any C++ symbol is touched;
 //   3. only then look up the kind's factory pair.
 //
-// Ownership: the library stays loaded while the PluginLibrary or any object
-// it created is alive: every object's deleter holds a shared_ptr to it, and
-// the plugin's own destroy function frees the object.
+// Ownership: a loaded library is never unloaded in this process. Every
+// object's deleter holds a shared_ptr to its library and the plugin's own
+// destroy function frees the object; beyond that, exceptions thrown by
+// plugin code carry vtables that live in the library and may be handled
+// after the last object is gone, and LibTorch-based plugins cannot be
+// unloaded at all. Loading the same path twice returns the same library.
 #pragma once
 
 #include <boost/dll/shared_library.hpp>
@@ -54,6 +57,7 @@ class PluginLibrary : public std::enable_shared_from_this<PluginLibrary> {
       : library_(std::move(library)), info_(std::move(info)) {}
 
  private:
+  static std::shared_ptr<PluginLibrary> load_uncached(const std::string& path);
   template <typename T>
   std::shared_ptr<T> create(const char* kind, const char* create_name, const char* destroy_name);
 

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
+#include <vector>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -28,6 +30,7 @@ class TestWorker : public cadenza::sdk::Stage {
         ParamSpec::Float("gain", 1.0, "a float param (echoed into the output)"),
         ParamSpec::Bool("upper", false, "upper-case the copy"),
         ParamSpec::StringList("tags", {}, "a list param"),
+        ParamSpec::Integer("epochs", 0, "emit this many epochs of scalars, text and audio"),
     };
   }
 
@@ -57,6 +60,14 @@ class TestWorker : public cadenza::sdk::Stage {
     if (p.get<bool>("upper"))
       for (auto& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     text += p.get<std::string>("suffix");
+    for (int64_t epoch = 0; epoch < p.get<int64_t>("epochs"); ++epoch) {
+      ctx.metrics().scalar("train/loss", 1.0 / static_cast<double>(epoch + 1), epoch);
+      ctx.metrics().text("notes", "epoch " + std::to_string(epoch), epoch);
+      std::vector<float> clip(800);
+      for (size_t i = 0; i < clip.size(); ++i) clip[i] = 0.5f * static_cast<float>(std::sin(0.05 * static_cast<double>(i * (epoch + 1))));
+      ctx.metrics().audio("prediction", clip.data(), clip.size(), 1, 8000, epoch);
+      ctx.progress(static_cast<double>(epoch + 1), static_cast<double>(p.get<int64_t>("epochs")), "epochs");
+    }
     ctx.metrics().scalar("test/length", static_cast<double>(text.size()), 0);
     ctx.progress(1, 1, "steps");
     for (const auto& name : ctx.output_names()) {

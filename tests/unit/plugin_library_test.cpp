@@ -22,14 +22,25 @@ TEST(PluginLibrary, LoadsAGoodPluginAndCreatesAStage) {
   EXPECT_EQ(library->info().kind, "stage");
   EXPECT_EQ(library->info().version, "0.1.0");
   EXPECT_EQ(library->info().abi_version, CADENZA_SDK_ABI_VERSION);
-  std::weak_ptr<PluginLibrary> weak = library;
   auto stage = library->create_stage();
   library.reset();
-  // The stage keeps its library loaded: calling into it must still work.
-  EXPECT_FALSE(weak.expired());
+  // The library stays loaded: calling into the stage must still work, and
+  // loading the path again returns the same library.
   EXPECT_EQ(stage->params().front().name, "mode");
   stage.reset();
-  EXPECT_TRUE(weak.expired());
+  auto again = PluginLibrary::load(lib("test_worker"));
+  EXPECT_EQ(again->create_stage()->params().size(), 7u);
+}
+
+TEST(PluginLibrary, AnExceptionFromAPluginOutlivesItsObjects) {
+  // The exception's vtable lives in the plugin: handling it after the last
+  // object is gone must not crash (the library is never unloaded).
+  try {
+    auto stage = PluginLibrary::load(lib("throwing_ctor"))->create_stage();
+    FAIL() << "expected the constructor to throw";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("constructor refuses"));
+  }
 }
 
 TEST(PluginLibrary, RefusesWrongSdkAbiNamingBothVersions) {
@@ -84,7 +95,7 @@ TEST(PluginCatalog, DescribesInAChildProcessAndCachesByIdentity) {
     PluginCatalog catalog(cache, test::cadenza_binary());
     const PluginMeta& meta = catalog.describe(lib("test_worker"));
     EXPECT_EQ(meta.info.name, "stage_test_worker");
-    ASSERT_EQ(meta.params.size(), 6u);
+    ASSERT_EQ(meta.params.size(), 7u);
     EXPECT_EQ(meta.params[0].choices.size(), 7u);
     EXPECT_TRUE(meta.params[1].has_bounds);
     catalog.save();

@@ -26,6 +26,9 @@ struct SinkRunInfo {
   std::string workspace;      // absolute path of the workflow's directory
   std::string params_json;    // the stage's resolved params (a JSON object)
   std::string config_json;    // this sink's table from workflow.toml (a JSON object)
+  // Every selected stage's resolved params, flattened: {"train.lr": 0.01, ...}
+  // (an experiment's hyperparameters, e.g. for TensorBoard's HParams tab).
+  std::string workflow_params_json;
 };
 
 enum class RunOutcome { kSucceeded, kFailed, kCancelled };

@@ -1,0 +1,59 @@
+#include "event_writer.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+#include "crc32c.h"
+#include "tensorboard_events.h"
+
+namespace cadenza::tensorboard {
+
+namespace {
+
+void put_le(std::string& out, uint64_t value, int bytes) {
+  for (int i = 0; i < bytes; ++i) out += static_cast<char>((value >> (8 * i)) & 0xff);
+}
+
+std::atomic<unsigned> g_writers{0};
+
+}  // namespace
+
+std::string frame_record(std::string_view payload) {
+  std::string out;
+  put_le(out, payload.size(), 8);
+  put_le(out, masked_crc32c(out.data(), 8), 4);
+  out.append(payload.data(), payload.size());
+  put_le(out, masked_crc32c(payload.data(), payload.size()), 4);
+  return out;
+}
+
+EventWriter::EventWriter(const std::string& run_dir, double wall_time) {
+  std::filesystem::create_directories(run_dir);
+  char host[256] = "localhost";
+  ::gethostname(host, sizeof host - 1);
+  char name[512];
+  std::snprintf(name, sizeof name, "events.out.tfevents.%010lld.%s.%d.%u",
+                static_cast<long long>(wall_time), host, static_cast<int>(::getpid()),
+                g_writers.fetch_add(1));
+  path_ = run_dir + "/" + name;
+  file_ = std::fopen(path_.c_str(), "wbx");  // x: never reuse an existing file
+  if (!file_) throw std::runtime_error("cannot create " + path_ + ": " + std::strerror(errno));
+  write(file_version_event(wall_time));
+}
+
+EventWriter::~EventWriter() {
+  if (file_) std::fclose(file_);
+}
+
+void EventWriter::write(std::string_view event_bytes) {
+  const std::string record = frame_record(event_bytes);
+  if (std::fwrite(record.data(), 1, record.size(), file_) != record.size() || std::fflush(file_) != 0)
+    throw std::runtime_error("cannot write " + path_ + ": " + std::strerror(errno));
+}
+
+}  // namespace cadenza::tensorboard

@@ -1,0 +1,35 @@
+// One TensorBoard event file: TFRecord framing around serialized Events.
+//
+// The file is named events.out.tfevents.<10-digit seconds>.<host>.<pid>.<n>,
+// where n counts writers in this process, so two writers never collide, in
+// the same second or across processes. Every record is flushed when written,
+// so TensorBoard reads a run live while it trains.
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+namespace cadenza::tensorboard {
+
+// The framed bytes of one record: len, masked crc(len), payload, masked crc(payload).
+std::string frame_record(std::string_view payload);
+
+class EventWriter {
+ public:
+  // Creates the directory and the file, and writes the file_version event.
+  // Throws std::runtime_error naming the path on failure.
+  explicit EventWriter(const std::string& run_dir, double wall_time);
+  ~EventWriter();
+  EventWriter(const EventWriter&) = delete;
+  EventWriter& operator=(const EventWriter&) = delete;
+
+  void write(std::string_view event_bytes);
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::FILE* file_ = nullptr;
+};
+
+}  // namespace cadenza::tensorboard
