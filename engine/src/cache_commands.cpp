@@ -1,5 +1,9 @@
 // The cache's subcommands: status, checkout, gc, push, pull, cache verify.
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
 
 #include <ctime>
 #include <filesystem>
@@ -12,7 +16,10 @@
 #include "error.h"
 #include "fs_util.h"
 #include "prepared_workflow.h"
+#include "monitor.h"
 #include "parallel.h"
+#include "run_record.h"
+#include "workflow_parser.h"
 #include "remote.h"
 #include "workspace_cache.h"
 
@@ -52,8 +59,26 @@ std::string megabytes(uint64_t bytes) {
 
 int cmd_status(const Args& args) {
   if (args.size() == 1 && (args[0] == "-h" || args[0] == "--help")) return print_help("status"), 0;
-  CliArgs cli("status", args, {}, {"--json"});
-  cli.expect_at_most(1, "cadenza status [workflow.toml] [--json]");
+  CliArgs cli("status", args, {}, {"--json", "-w|--watch"});
+  cli.expect_at_most(1, "cadenza status [workflow.toml] [--json] [--watch]");
+  // While a run is going: its live state, from the files it leaves behind.
+  const std::string runs_dir = parse_workflow_file(workflow_arg(cli)).state_dir() + "/runs";
+  auto run = read_run(runs_dir);
+  if (run && run->alive) {
+    if (cli.has("--json")) {
+      std::cout << live_status_json(*run).dump(2) << "\n";
+      return 0;
+    }
+    while (true) {
+      if (cli.has("-w") && ::isatty(STDOUT_FILENO)) std::cout << "\033[H\033[2J";
+      print_live_status(*run);
+      if (!cli.has("-w") || !run->alive) return 0;
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      run = read_run(runs_dir, run->run_id);
+      if (!run) return 0;
+      if (!::isatty(STDOUT_FILENO)) std::cout << "\n";
+    }
+  }
   auto pw = PreparedWorkflow::load(workflow_arg(cli));
   WorkspaceCache cache(pw->workflow());
   const auto& graph = pw->graph();

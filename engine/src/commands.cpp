@@ -29,7 +29,9 @@ usage: cadenza <command> [options]
 
 commands:
   run [workflow.toml]        run the stages whose inputs changed (default: ./workflow.toml)
-  status [workflow.toml]     which stages are stale, and why
+  status [workflow.toml]     the live run (stages, progress, metrics), or which stages are stale and why
+  logs [-f] <stage>          a stage's log in the latest run; -f follows it
+  cancel <stage> | --all     stop a running stage (or the whole run) from another terminal
   checkout                   put the outputs recorded in workflow.lock in place, from the cache
   gc                         remove cache objects nothing refers to any more
   push / pull                copy cached outputs to / from a remote cache
@@ -88,11 +90,27 @@ Writes <directory>/<name>/ (CMakeLists.txt, <name>.cpp, README.md): a
 working plugin of that kind that builds against the installed Cadenza
 package. See the plugin author's guide, sdk/README.md.
 )"},
-      {"status", R"(usage: cadenza status [workflow.toml] [--json]
+      {"status", R"(usage: cadenza status [workflow.toml] [--json] [-w|--watch]
 
-For each stage: up to date, restorable from cache, or stale, with the reasons
-("dep data/x changed", "params.train.lr 0.01 -> 0.005", "plugin stage_x
-rebuilt", "out y is missing"). Loads no plugin and runs nothing.
+While a run of the workflow is going: each stage's state (waiting, submitted,
+running with elapsed time, progress and latest metrics, succeeded, up-to-date,
+restored, failed with its error, cancelled, blocked); --watch refreshes every
+second until the run ends.
+Otherwise: for each stage, up to date, restorable from cache, or stale, with
+the reasons ("dep data/x changed", "params.train.lr 0.01 -> 0.005", "plugin
+stage_x rebuilt", "out y is missing"). Loads no plugin and runs nothing.
+)"},
+      {"logs", R"(usage: cadenza logs [-f] <stage> [--workflow workflow.toml]
+
+Prints the stage's log from the latest run (.cadenza/runs/latest/<stage>/log.txt);
+with -f keeps following it until the stage is done.
+)"},
+      {"cancel", R"(usage: cadenza cancel <stage> | --all [--workflow workflow.toml]
+
+Stops a running stage of the live run: the orchestrator asks the stage's
+backend to cancel it (SIGTERM then SIGKILL locally; scancel on SLURM). The
+stage is recorded as cancelled, nothing partial enters the cache, and the
+stages that need it do not run. --all cancels the whole run, like Ctrl-C.
 )"},
       {"checkout", R"(usage: cadenza checkout [workflow.toml]
 

@@ -22,6 +22,9 @@ int cmd_gc(const Args& args);
 int cmd_push(const Args& args);
 int cmd_pull(const Args& args);
 int cmd_cache(const Args& args);
+// monitor_commands.cpp
+int cmd_logs(const Args& args);
+int cmd_cancel(const Args& args);
 
 // Prints the top-level help, or a command's help; false if unknown.
 bool print_help(const std::string& command);

@@ -29,7 +29,9 @@ int main(int argc, char** argv) {
       {"gc", cmd_gc},
       {"push", cmd_push},
       {"pull", cmd_pull},
-      {"cache", cmd_cache},  // internal: describes a plugin for the catalog
+      {"cache", cmd_cache},
+      {"logs", cmd_logs},
+      {"cancel", cmd_cancel},  // internal: describes a plugin for the catalog
   };
   auto it = commands.find(all[0]);
   if (it == commands.end()) {

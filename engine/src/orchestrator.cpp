@@ -16,6 +16,7 @@
 #include "job_spec.h"
 #include "plugin_library.h"
 #include "parallel.h"
+#include "run_record.h"
 #include "subprocess.h"
 #include "workspace_cache.h"
 
@@ -26,7 +27,9 @@ using nlohmann::json;
 namespace {
 
 std::atomic<int> g_interrupts{0};
+std::atomic<bool> g_cancel_requests{false};
 extern "C" void on_interrupt(int) { g_interrupts.fetch_add(1); }
+extern "C" void on_cancel_request(int) { g_cancel_requests.store(true); }
 
 std::string make_run_id() {
   const std::time_t now = std::time(nullptr);
@@ -52,6 +55,11 @@ void install_interrupt_handlers() {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  // `cadenza cancel <stage>` leaves a request file and sends SIGUSR1.
+  struct sigaction usr {};
+  usr.sa_handler = on_cancel_request;
+  sigemptyset(&usr.sa_mask);
+  sigaction(SIGUSR1, &usr, nullptr);
 }
 
 int interrupt_count() { return g_interrupts.load(); }
@@ -77,6 +85,12 @@ struct Orchestrator::Impl : public sdk::BackendHost {
   std::vector<std::optional<StageFingerprint>> fingerprints;
   WorkspaceCache cache;
   bool backends_loaded = false;
+  std::unique_ptr<RunRecorder> recorder;
+  std::vector<bool> cancel_sent;
+  bool tty = ::isatty(STDOUT_FILENO) == 1;
+  bool progress_shown = false;
+  double last_progress = 0;
+  std::map<size_t, std::string> last_progress_text;
   bool failed_once = false;
   int cancels_sent = 0;
   int up_to_date = 0, restored = 0;
@@ -86,12 +100,77 @@ struct Orchestrator::Impl : public sdk::BackendHost {
 
   const std::string& name(size_t i) const { return pw.workflow().stages[i].name; }
 
+  // Every line the orchestrator prints goes through here, so that a
+  // progress bar drawn on a terminal is cleared first.
+  void say(const std::string& text) {
+    if (progress_shown) {
+      out << "\r\033[K";
+      progress_shown = false;
+    }
+    out << text << "\n" << std::flush;
+  }
+
   void job_output(sdk::JobId id, std::string_view line) override {
     for (auto& [bname, slot] : backends) {
       auto it = slot.jobs.find(id);
       if (it == slot.jobs.end()) continue;
-      out << "[" << name(it->second) << "] " << line << "\n" << std::flush;
+      say("[" + name(it->second) + "] " + std::string(line));
       return;
+    }
+  }
+
+  void note_state(size_t i, const std::string& state, const std::string& error = "") {
+    if (recorder) recorder->stage(name(i), state, error);
+  }
+
+  // Progress of running stages (from their progress.json): a bar redrawn in
+  // place on a terminal, else a plain line when it changed, every 10 s.
+  void show_progress() {
+    const double t = now();
+    if (t - last_progress < (tty ? 0.5 : 10.0)) return;
+    last_progress = t;
+    std::string line;
+    for (size_t i = 0; i < state.size(); ++i) {
+      if (state[i] != StageState::kRunning) continue;
+      json p;
+      try {
+        p = json::parse(read_file(run_root + "/" + name(i) + "/progress.json"));
+      } catch (const std::exception&) {
+        continue;
+      }
+      const double done = p.value("done", 0.0), total = p.value("total", 0.0);
+      if (total <= 0) continue;
+      char counts[96];
+      std::snprintf(counts, sizeof counts, "%g/%g %s", done, total, p.value("unit", std::string()).c_str());
+      std::string text = "[" + name(i) + "] ";
+      if (tty) {
+        const int width = 20, filled = static_cast<int>(width * std::min(1.0, done / total));
+        text += std::string(static_cast<size_t>(filled), '#') + std::string(static_cast<size_t>(width - filled), '.') + " ";
+      }
+      text += counts;
+      if (tty) {
+        line += (line.empty() ? "" : "  ") + text;
+      } else if (last_progress_text[i] != text) {
+        last_progress_text[i] = text;
+        say(text);
+      }
+    }
+    if (tty && !line.empty()) {
+      out << "\r\033[K" << line << std::flush;
+      progress_shown = true;
+    }
+  }
+
+  // Cancel requests left by `cadenza cancel <stage>` (signalled by SIGUSR1).
+  void handle_cancel_requests() {
+    if (!g_cancel_requests.exchange(false)) return;
+    for (size_t i = 0; i < state.size(); ++i) {
+      if (state[i] != StageState::kSubmitted && state[i] != StageState::kRunning) continue;
+      std::error_code ec;
+      if (cancel_sent[i] || !fs::exists(run_root + "/" + name(i) + "/cancel-requested", ec)) continue;
+      cancel_sent[i] = true;
+      say("[" + name(i) + "] cancel requested");
+      backends.at(pw.stage(i).backend).backend->cancel(job_of[i]);
     }
   }
 
@@ -136,7 +215,8 @@ struct Orchestrator::Impl : public sdk::BackendHost {
 
   void fail_before_start(size_t i, const std::string& why) {
     state[i] = StageState::kFailed;
-    out << "[" << name(i) << "] FAILED: " << why << "\n" << std::flush;
+    say("[" + name(i) + "] FAILED: " + why);
+    note_state(i, "failed", why);
     failed_once = true;
     block_downstream(i);
   }
@@ -174,7 +254,8 @@ struct Orchestrator::Impl : public sdk::BackendHost {
         if (reasons.empty()) {
           state[i] = StageState::kSucceeded;
           ++up_to_date;
-          if (options.explain) out << "[" << name(i) << "] up to date\n" << std::flush;
+          note_state(i, "up-to-date");
+          if (options.explain) say("[" + name(i) + "] up to date");
           return;
         }
         if (auto record = cache.cached_run(fp.key)) {
@@ -184,15 +265,15 @@ struct Orchestrator::Impl : public sdk::BackendHost {
             cache.save_lock_throttled(1.0);
             state[i] = StageState::kSucceeded;
             ++restored;
-            out << "[" << name(i) << "] restored from cache (key " << fp.key.hex().substr(0, 12)
-                << ")" << (options.explain ? ": " + join(reasons) : "") << "\n" << std::flush;
+            note_state(i, "restored");
+            say("[" + name(i) + "] restored from cache (key " + fp.key.hex().substr(0, 12) + ")" +
+                (options.explain ? ": " + join(reasons) : ""));
             return;
           } catch (const Error& e) {
-            out << "[" << name(i) << "] cached outputs unusable (" << e.what()
-                << "); running the stage\n";
+            say("[" + name(i) + "] cached outputs unusable (" + e.what() + "); running the stage");
           }
         }
-        if (options.explain) out << "[" << name(i) << "] runs: " << join(reasons) << "\n";
+        if (options.explain) say("[" + name(i) + "] runs: " + join(reasons));
       }
     }
     try {
@@ -260,6 +341,7 @@ struct Orchestrator::Impl : public sdk::BackendHost {
     slot.jobs[id] = i;
     job_of[i] = id;
     state[i] = StageState::kSubmitted;
+    note_state(i, "submitted");
   }
 
   // The selected stages' params as {"stage.param": value}, for sinks.
@@ -276,6 +358,7 @@ struct Orchestrator::Impl : public sdk::BackendHost {
     for (size_t d : pw.graph().downstream(i)) {
       if (state[d] != StageState::kPending) continue;
       state[d] = StageState::kBlocked;
+      note_state(d, "blocked");
       block_downstream(d);
     }
   }
@@ -300,22 +383,25 @@ struct Orchestrator::Impl : public sdk::BackendHost {
       state[i] = StageState::kSucceeded;
       if (result.restored) {
         ++restored;
-        out << "[" << name(i) << "] restored from cache by exec-stage\n";
+        note_state(i, "restored");
+        say("[" + name(i) + "] restored from cache by exec-stage");
       } else {
-        out << "[" << name(i) << "] done in " << seconds_text(took) << "\n";
+        note_state(i, "succeeded");
+        say("[" + name(i) + "] done in " + seconds_text(took));
       }
       try {
         if (!fingerprints[i]) fingerprints[i] = cache.fingerprint(pw.stage(i));
         cache.record(pw.stage(i), *fingerprints[i], result.outs, result.restored);
         cache.save_lock_throttled(1.0);
       } catch (const Error& e) {
-        out << "[" << name(i) << "] warning: could not update " << cache.lock().path() << ": "
-            << e.what() << "\n";
+        say("[" + name(i) + "] warning: could not update " + cache.lock().path() + ": " + e.what());
       }
     } else if (update.state == sdk::JobState::kCancelled ||
                (have_result && result.status == "cancelled")) {
       state[i] = StageState::kCancelled;
-      out << "[" << name(i) << "] cancelled after " << seconds_text(took) << "\n";
+      note_state(i, "cancelled");
+      say("[" + name(i) + "] cancelled after " + seconds_text(took));
+      block_downstream(i);
     } else {
       state[i] = StageState::kFailed;
       std::string why;
@@ -323,12 +409,12 @@ struct Orchestrator::Impl : public sdk::BackendHost {
       else if (update.signal) why = "exec-stage was killed by " + describe_signal(update.signal);
       else if (!update.message.empty()) why = update.message;
       else why = "exec-stage exited with code " + std::to_string(update.exit_code);
-      out << "[" << name(i) << "] FAILED after " << seconds_text(took) << ": " << why
-          << "\n    log: " << run_dir << "/log.txt\n";
+      say("[" + name(i) + "] FAILED after " + seconds_text(took) + ": " + why + "\n    log: " +
+          run_dir + "/log.txt");
+      note_state(i, "failed", why);
       failed_once = true;
       block_downstream(i);
     }
-    out << std::flush;
   }
 
   static double now() {
@@ -338,10 +424,9 @@ struct Orchestrator::Impl : public sdk::BackendHost {
 
   void cancel_everything() {
     ++cancels_sent;
-    out << (cancels_sent == 1 ? "cadenza: interrupted; cancelling running stages "
-                                "(press Ctrl-C again to kill them now)\n"
-                              : "cadenza: killing running stages\n")
-        << std::flush;
+    say(cancels_sent == 1 ? "cadenza: interrupted; cancelling running stages "
+                            "(press Ctrl-C again to kill them now)"
+                          : "cadenza: killing running stages");
     for (size_t i = 0; i < state.size(); ++i)
       if (state[i] == StageState::kPending) state[i] = StageState::kBlocked;
     for (auto& [bname, slot] : backends)
@@ -383,8 +468,15 @@ struct Orchestrator::Impl : public sdk::BackendHost {
       fs::create_symlink(run_id, tmp, ec);
       if (!ec) fs::rename(tmp, link, ec);
     }
-    out << "cadenza: run " << run_id << ": " << selected << " stage" << (selected == 1 ? "" : "s")
-        << "\n" << std::flush;
+    {
+      std::vector<std::string> names;
+      for (size_t i : pw.graph().order())
+        if (pw.selected(i)) names.push_back(name(i));
+      recorder = std::make_unique<RunRecorder>(run_root, run_id, pw.workflow().file, names);
+    }
+    cancel_sent.assign(n, false);
+    say("cadenza: run " + run_id + ": " + std::to_string(selected) + " stage" +
+        (selected == 1 ? "" : "s"));
 
     bool interrupted = false;
     while (true) {
@@ -422,6 +514,8 @@ struct Orchestrator::Impl : public sdk::BackendHost {
       size_t active_backends = 0;
       for (auto& [bname, slot] : backends) active_backends += !slot.jobs.empty();
       if (active_backends == 0) break;
+      handle_cancel_requests();
+      show_progress();
       const int timeout_ms = active_backends == 1 ? 200 : 50;
       for (auto& [bname, slot] : backends) {
         if (slot.jobs.empty()) continue;
@@ -432,8 +526,8 @@ struct Orchestrator::Impl : public sdk::BackendHost {
           if (update.state == sdk::JobState::kRunning) {
             state[i] = StageState::kRunning;
             started[i] = now();
-            out << "[" << name(i) << "] started (" << pw.stage(i).plugin.name << ")\n"
-                << std::flush;
+            note_state(i, "running");
+            say("[" + name(i) + "] started (" + pw.stage(i).plugin.name + ")");
           } else if (update.state != sdk::JobState::kQueued) {
             slot.jobs.erase(it);
             finish(i, update);
@@ -445,6 +539,12 @@ struct Orchestrator::Impl : public sdk::BackendHost {
   }
 
   int summarize(bool interrupted) {
+    const int code = summary_line(interrupted);
+    if (recorder) recorder->finished(code);
+    return code;
+  }
+
+  int summary_line(bool interrupted) {
     int ok = 0, failed = 0, cancelled = 0, not_run = 0;
     for (auto s : state) {
       ok += s == StageState::kSucceeded;
@@ -453,13 +553,13 @@ struct Orchestrator::Impl : public sdk::BackendHost {
       not_run += s == StageState::kBlocked || s == StageState::kPending;
     }
     ok -= up_to_date + restored;
-    out << "cadenza: " << ok << " ran";
-    if (up_to_date) out << ", " << up_to_date << " up to date";
-    if (restored) out << ", " << restored << " restored from cache";
-    if (failed) out << ", " << failed << " failed";
-    if (cancelled) out << ", " << cancelled << " cancelled";
-    if (not_run) out << ", " << not_run << " not run";
-    out << "\n" << std::flush;
+    std::string line = "cadenza: " + std::to_string(ok) + " ran";
+    if (up_to_date) line += ", " + std::to_string(up_to_date) + " up to date";
+    if (restored) line += ", " + std::to_string(restored) + " restored from cache";
+    if (failed) line += ", " + std::to_string(failed) + " failed";
+    if (cancelled) line += ", " + std::to_string(cancelled) + " cancelled";
+    if (not_run) line += ", " + std::to_string(not_run) + " not run";
+    say(line);
     if (interrupted) return 130;
     return failed || cancelled || not_run ? 1 : 0;
   }
