@@ -76,10 +76,10 @@ ProtoWriter empty_float_tensor() {
   return t;
 }
 
-std::string hparams_event(double wall_time, std::string_view tag, const ProtoWriter& plugin_content) {
+std::string hparams_event(double wall_time, std::string_view tag, std::string_view plugin_content) {
   ProtoWriter v;
   v.bytes_field(value::kTag, tag);
-  v.message_field(value::kMetadata, plugin_metadata("hparams", plugin_content.bytes(), 0));
+  v.message_field(value::kMetadata, plugin_metadata("hparams", plugin_content, 0));
   v.message_field(value::kTensor, empty_float_tensor());
   return with_value(wall_time, 0, v);
 }
@@ -159,7 +159,7 @@ std::string session_start_event(double wall_time, const std::map<std::string, HP
   start.double_field(session_start::kStartTime, wall_time);
   ProtoWriter content;
   content.message_field(hparams::kSessionStart, start);
-  return hparams_event(wall_time, "_hparams_/session_start_info", content);
+  return hparams_event(wall_time, "_hparams_/session_start_info", content.bytes());
 }
 
 std::string session_end_content(double end_time, SessionStatus status) {
@@ -172,12 +172,7 @@ std::string session_end_content(double end_time, SessionStatus status) {
 }
 
 std::string session_end_event(double wall_time, SessionStatus status) {
-  ProtoWriter end;
-  if (status != SessionStatus::kUnknown) end.varint_field(session_end::kStatus, static_cast<uint64_t>(status));
-  end.double_field(session_end::kEndTime, wall_time);
-  ProtoWriter content;
-  content.message_field(hparams::kSessionEnd, end);
-  return hparams_event(wall_time, "_hparams_/session_end_info", content);
+  return hparams_event(wall_time, "_hparams_/session_end_info", session_end_content(wall_time, status));
 }
 
 }  // namespace cadenza::tensorboard
