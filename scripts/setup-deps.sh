@@ -6,8 +6,8 @@ set -euo pipefail
 
 base=(g++ make cmake ninja-build pkgconf ccache
       libboost-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libtomlplusplus-dev
-      libgtest-dev libgmock-dev libxxhash-dev python3)
-ml=(libtorch-dev libsndfile1-dev libopenblas0-pthread python3-protobuf)
+      libgtest-dev libgmock-dev libxxhash-dev libsndfile1-dev python3)
+ml=(libtorch-dev libopenblas0-pthread)
 bench=(hyperfine snakemake python3-torch)
 slurm=(slurm-wlm munge)
 
