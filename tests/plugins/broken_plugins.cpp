@@ -39,4 +39,8 @@ struct Throwing : cadenza::sdk::Stage {
 extern "C" CADENZA_API_EXPORT cadenza::sdk::Stage* cadenza_create_stage(void) { return new Throwing(); }
 extern "C" CADENZA_API_EXPORT void cadenza_destroy_stage(cadenza::sdk::Stage* s) { delete s; }
 #endif
+#if BROKEN_KIND == 7  // needs a symbol nothing provides (built without --no-undefined)
+extern "C" int cadenza_test_symbol_nobody_defines(void);
+extern "C" CADENZA_API_EXPORT int uses_missing_symbol(void) { return cadenza_test_symbol_nobody_defines(); }
+#endif
 // BROKEN_KIND == 4: an info record but no factory.

@@ -62,6 +62,13 @@ TEST(PluginLibrary, RefusesALibraryThatIsNotAPlugin) {
                         "wrong magic number"));
 }
 
+TEST(PluginLibrary, RefusesALibraryWithAnUnresolvedSymbol) {
+  // Loaded with RTLD_NOW: refused at load time, not at its first call.
+  const std::string msg = error_of([] { PluginLibrary::load(lib("unresolved_symbol")); });
+  EXPECT_THAT(msg, HasSubstr("cannot load plugin " + lib("unresolved_symbol")));
+  EXPECT_THAT(msg, HasSubstr("undefined symbol: cadenza_test_symbol_nobody_defines"));
+}
+
 TEST(PluginLibrary, RefusesAMissingFactory) {
   auto library = PluginLibrary::load(lib("no_factory"));
   EXPECT_THAT(error_of([&] { library->create_stage(); }),
