@@ -67,6 +67,8 @@ def stage_work(root):
     runs = os.path.join(root, ".cadenza", "runs", "latest")
     total = 0.0
     for name in os.listdir(runs):
+        if not os.path.isdir(os.path.join(runs, name)):
+            continue  # run.json, events.jsonl
         r = json.load(open(os.path.join(runs, name, "result.json")))
         assert r["status"] == "succeeded", (name, r)
         total += r["run_s"]  # inside run() only: loading, caching and promotion are engine time
