@@ -2,6 +2,6 @@
 # README command 1: install what is missing, build, run the example workflow.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup-deps.sh
+scripts/setup-deps.sh --with-ml
 scripts/build.sh
 exec build/cadenza run workflow.toml "$@"

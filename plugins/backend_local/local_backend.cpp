@@ -203,6 +203,10 @@ void LocalBackend::start(Job& job) {
   const std::string cpus = std::to_string(std::min(req.resources.cpus, config_.cpus));
   env_store.push_back("CADENZA_CPUS=" + cpus);
   if (!std::getenv("OMP_NUM_THREADS")) env_store.push_back("OMP_NUM_THREADS=" + cpus);
+  // OpenMP threads that spin while waiting are 4-5x slower when another
+  // process shares the cores (measured with LibTorch on 2 cores); libgomp
+  // reads this when the stage's libraries load, so it must be set here.
+  if (!std::getenv("OMP_WAIT_POLICY")) env_store.push_back("OMP_WAIT_POLICY=PASSIVE");
   std::vector<char*> envp, argv;
   for (auto& s : env_store) envp.push_back(s.data());
   envp.push_back(nullptr);

@@ -1,0 +1,136 @@
+// stage_train_lstm's model, loss and training loop (built with LibTorch only).
+#include <gmock/gmock.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "sequence_lstm.h"
+#include "test_util.h"
+#include "trainer.h"
+
+namespace cadenza::train {
+namespace {
+
+TEST(SequenceLstm, ForwardShapesAndCarriedState) {
+  torch::manual_seed(0);
+  SequenceLstm model(8, 2);
+  const auto x = torch::randn({3, 50, 1});
+  auto [y, state] = model->forward(x, {});
+  EXPECT_EQ(y.sizes(), (std::vector<int64_t>{3, 50, 1}));
+  EXPECT_EQ(std::get<0>(state).sizes(), (std::vector<int64_t>{2, 3, 8}));
+  // Running in two halves with the state carried equals one run.
+  auto [first, mid] = model->forward(x.narrow(1, 0, 20), {});
+  auto [second, end] = model->forward(x.narrow(1, 20, 30), mid);
+  EXPECT_TRUE(torch::allclose(torch::cat({first, second}, 1), y, 1e-5, 1e-6));
+}
+
+TEST(SequenceLstm, EsrAndPreEmphasisAgainstHandComputedValues) {
+  // target t = [1, 2, 3], prediction p = [1, 1, 1], emphasis a = 0.5:
+  // t' = [2 - 0.5, 3 - 1] = [1.5, 2], p' = [0.5, 0.5]
+  // ESR = ((1.5-0.5)^2 + (2-0.5)^2) / (1.5^2 + 2^2) = 3.25 / 6.25 = 0.52
+  // DC  = mean(t - p)^2 / mean(t^2) = 1^2 / (14/3) = 3/14
+  const auto t = torch::tensor({1.0f, 2.0f, 3.0f}).view({1, 3, 1});
+  const auto p = torch::tensor({1.0f, 1.0f, 1.0f}).view({1, 3, 1});
+  EXPECT_NEAR(esr_dc_loss(p, t, 0.5).item<double>(), 0.52 + 3.0 / 14.0, 1e-6);
+  // Plain ESR: (0 + 1 + 4) / 14
+  EXPECT_NEAR(esr(p, t), 5.0 / 14.0, 1e-6);
+  EXPECT_NEAR(esr(t, t), 0.0, 1e-12);
+}
+
+Audio toy(size_t n, int rate = 8000) {
+  Audio a;
+  a.sample_rate = rate;
+  for (size_t i = 0; i < n; ++i) {
+    const float x = 0.5f * std::sin(0.05f * static_cast<float>(i)) * std::sin(0.001f * static_cast<float>(i));
+    a.input.push_back(x);
+    a.target.push_back(std::tanh(3.0f * x));
+  }
+  return a;
+}
+
+TrainConfig tiny() {
+  TrainConfig c;
+  c.hidden_size = 4;
+  c.epochs = 2;
+  c.batch_size = 4;
+  c.segment_length = 400;
+  c.tbptt_length = 100;
+  c.warmup = 50;
+  c.threads = 1;
+  c.device = "cpu";
+  c.audio_every = 0;
+  return c;
+}
+
+TrainCallbacks quiet(int* epochs_seen = nullptr, int cancel_after_batches = -1) {
+  TrainCallbacks cb;
+  cb.log = [](const std::string&) {};
+  cb.scalar = [epochs_seen](const std::string& tag, double, int64_t) {
+    if (epochs_seen && tag == "val/esr") ++*epochs_seen;
+  };
+  cb.audio = [](const std::string&, const std::vector<float>&, int, int64_t) {};
+  cb.progress = [](double, double) {};
+  auto batches = std::make_shared<int>(0);
+  cb.cancelled = [batches, cancel_after_batches] { return cancel_after_batches >= 0 && (*batches)++ >= cancel_after_batches; };
+  return cb;
+}
+
+std::string bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+TEST(TrainSequenceLstm, LearnsAndIsDeterministicForASeed) {
+  test::TempDir dir;
+  const Audio train = toy(8000), val = toy(2000);
+  const auto a = train_sequence_lstm(tiny(), train, val, dir.str() + "/s1", dir.str() + "/a.pt", quiet());
+  const auto b = train_sequence_lstm(tiny(), train, val, dir.str() + "/s2", dir.str() + "/b.pt", quiet());
+  EXPECT_EQ(a.best_val_esr, b.best_val_esr);
+  const auto pa = predict(dir.str() + "/a.pt", 4, 1, val.input), pb = predict(dir.str() + "/b.pt", 4, 1, val.input);
+  EXPECT_EQ(pa, pb);  // bit-identical predictions: identical weights
+  // It learned something: better than the identity (the skip connection alone).
+  double identity = 0, target_energy = 0;
+  for (size_t i = 0; i < val.input.size(); ++i) {
+    identity += std::pow(val.target[i] - val.input[i], 2);
+    target_energy += std::pow(val.target[i], 2);
+  }
+  EXPECT_LT(a.best_val_esr, identity / target_energy);
+}
+
+TEST(TrainSequenceLstm, AKilledRunResumesFromItsCheckpoint) {
+  test::TempDir dir;
+  const Audio train = toy(8000), val = toy(2000);
+  TrainConfig c = tiny();
+  c.epochs = 3;
+  // Uninterrupted reference.
+  const auto ref = train_sequence_lstm(c, train, val, dir.str() + "/ref", dir.str() + "/ref.pt", quiet());
+  // Cancelled part-way through epoch 2 (after epoch 1's checkpoint), then rerun.
+  const auto cut = train_sequence_lstm(c, train, val, dir.str() + "/s", dir.str() + "/m.pt", quiet(nullptr, 6));
+  ASSERT_TRUE(cut.cancelled);
+  int epochs_seen = 0;
+  const auto resumed = train_sequence_lstm(c, train, val, dir.str() + "/s", dir.str() + "/m.pt", quiet(&epochs_seen));
+  EXPECT_EQ(resumed.resumed_from_epoch, 1);
+  EXPECT_EQ(epochs_seen, 2);  // epochs 2 and 3 only
+  EXPECT_EQ(resumed.best_val_esr, ref.best_val_esr);
+  EXPECT_EQ(predict(dir.str() + "/m.pt", 4, 1, val.input), predict(dir.str() + "/ref.pt", 4, 1, val.input));
+  // Another config never resumes this checkpoint.
+  c.hidden_size = 5;
+  EXPECT_EQ(train_sequence_lstm(c, train, val, dir.str() + "/s", dir.str() + "/n.pt", quiet()).resumed_from_epoch, 0);
+}
+
+TEST(TrainSequenceLstm, ClearErrors) {
+  test::TempDir dir;
+  TrainConfig c = tiny();
+  c.segment_length = 100000;
+  try {
+    train_sequence_lstm(c, toy(1000), toy(100), dir.str() + "/s", dir.str() + "/m.pt", quiet());
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("fewer than warmup + segment_length"));
+  }
+}
+
+}  // namespace
+}  // namespace cadenza::train
