@@ -32,7 +32,9 @@ LstmState detach(const LstmState& s) { return {std::get<0>(s).detach(), std::get
 // Runs the model over a whole signal (batch 1) in chunks, carrying the state.
 torch::Tensor run_full(SequenceLstm& model, const torch::Tensor& signal, torch::Device device) {
   torch::NoGradGuard no_grad;
-  const int64_t n = signal.size(0), chunk = 65536;
+  // 8192-sample chunks, state carried (the result does not depend on the
+  // chunking): cuDNN's LSTM refused 65536-sample sequences on an H200.
+  const int64_t n = signal.size(0), chunk = 8192;
   std::vector<torch::Tensor> parts;
   LstmState state;
   for (int64_t s = 0; s < n; s += chunk) {
@@ -153,11 +155,13 @@ TrainResult train_sequence_lstm(const TrainConfig& cfg, const Audio& train, cons
       LstmState state;
       {
         torch::NoGradGuard no_grad;
-        state = model->forward(x.narrow(1, 0, cfg.warmup), state).second;
+        // Slices along time are strided views; cuDNN's LSTM (unlike the CPU
+        // one) rejects non-contiguous input, so every slice is made contiguous.
+        state = model->forward(x.narrow(1, 0, cfg.warmup).contiguous(), state).second;
       }
       for (int64_t c = cfg.warmup; c < span; c += cfg.tbptt_length) {
         const int64_t len = std::min(cfg.tbptt_length, span - c);
-        auto [y, next] = model->forward(x.narrow(1, c, len), state);
+        auto [y, next] = model->forward(x.narrow(1, c, len).contiguous(), state);
         auto loss = esr_dc_loss(y, t.narrow(1, c, len), cfg.emphasis);
         optimizer.zero_grad();
         loss.backward();
