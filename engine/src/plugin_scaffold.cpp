@@ -45,7 +45,7 @@ class @CLASS@ : public cadenza::sdk::Stage {
 
 }  // namespace
 
-CADENZA_STAGE_PLUGIN(@CLASS@, "@NAME@", "0.1.0", "TODO: one line on what @NAME@ does")
+CADENZA_STAGE_PLUGIN(@CLASS@, "@NAME@", "0.1.0", "@NAME@: replace this with one line on what it does")
 )";
 
 const char* kSink = R"(// @NAME@: a Cadenza metric sink plugin. See the SDK guide (sdk/README.md).
@@ -78,7 +78,7 @@ class @CLASS@ : public cadenza::sdk::MetricSink {
 
 }  // namespace
 
-CADENZA_SINK_PLUGIN(@CLASS@, "@NAME@", "0.1.0", "TODO: one line on what @NAME@ does")
+CADENZA_SINK_PLUGIN(@CLASS@, "@NAME@", "0.1.0", "@NAME@: replace this with one line on what it does")
 )";
 
 const char* kBackend = R"(// @NAME@: a Cadenza backend plugin. See the SDK guide (sdk/README.md).
@@ -170,7 +170,7 @@ class @CLASS@ : public Backend {
 
 }  // namespace
 
-CADENZA_BACKEND_PLUGIN(@CLASS@, "@NAME@", "0.1.0", "TODO: one line on what @NAME@ does")
+CADENZA_BACKEND_PLUGIN(@CLASS@, "@NAME@", "0.1.0", "@NAME@: replace this with one line on what it does")
 )";
 
 const char* kCMake = R"(cmake_minimum_required(VERSION 3.18)
