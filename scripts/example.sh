@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-deps.sh --with-ml
-scripts/build.sh
+scripts/build.sh runtime
 exec build/cadenza run workflow.toml "$@"

@@ -36,6 +36,7 @@ function(cadenza_add_plugin name)
   if(CADENZA_PLUGIN_OUTPUT_DIR)
     set_target_properties(${name} PROPERTIES LIBRARY_OUTPUT_DIRECTORY "${CADENZA_PLUGIN_OUTPUT_DIR}")
   endif()
+  set_property(GLOBAL APPEND PROPERTY CADENZA_PLUGIN_TARGETS ${name})
 endfunction()
 
 # cadenza_install_plugin(<name>): installs the plugin where the installed
