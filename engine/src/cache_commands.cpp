@@ -62,7 +62,7 @@ int cmd_status(const Args& args) {
   CliArgs cli("status", args, {}, {"--json", "-w|--watch"});
   cli.expect_at_most(1, "cadenza status [workflow.toml] [--json] [--watch]");
   // While a run is going: its live state, from the files it leaves behind.
-  const std::string runs_dir = parse_workflow_file(workflow_arg(cli)).state_dir() + "/runs";
+  const std::string runs_dir = workflow_state_dir(workflow_arg(cli)) + "/runs";
   auto run = read_run(runs_dir);
   if (run && run->alive) {
     if (cli.has("--json")) {

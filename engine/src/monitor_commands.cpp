@@ -57,9 +57,9 @@ std::string seconds(double s) {
 }
 
 RunStatus require_run(const std::string& workflow_path) {
-  const Workflow wf = parse_workflow_file(workflow_path);
-  auto run = read_run(wf.state_dir() + "/runs");
-  if (!run) throw Error("no run of " + wf.file + " has started yet (nothing under " + wf.state_dir() + "/runs)");
+  const std::string state = workflow_state_dir(workflow_path);
+  auto run = read_run(state + "/runs");
+  if (!run) throw Error("no run of " + workflow_path + " has started yet (nothing under " + state + "/runs)");
   return *run;
 }
 

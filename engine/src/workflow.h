@@ -70,8 +70,14 @@ struct Workflow {
   const std::string& backend_for(const StageDecl& stage) const;
   const std::vector<std::string>& sinks_for(const StageDecl& stage) const;
   // Where this workflow keeps runs, logs and caches of its own.
-  std::string state_dir() const { return workspace + "/.cadenza"; }
+  std::string state_dir() const;
 };
+
+// The state directory of the workflow file at `path` (<its directory>/.cadenza),
+// derived from the path alone: commands that only read runs (live status,
+// logs, cancel) need not parse the workflow. Throws Error if there is no
+// such file, with the same message as parse_workflow_file.
+std::string workflow_state_dir(const std::string& path);
 
 // "local" -> "backend_local"; names that already carry the prefix are kept.
 std::string full_plugin_name(const std::string& kind, const std::string& name);

@@ -278,6 +278,14 @@ std::string full_plugin_name(const std::string& kind, const std::string& name) {
   return kind + "_" + name;
 }
 
+std::string Workflow::state_dir() const { return workspace + "/.cadenza"; }
+
+std::string workflow_state_dir(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) parse_workflow_file(path);  // throws the usual message
+  return std::filesystem::absolute(path).lexically_normal().parent_path().string() + "/.cadenza";
+}
+
 const StageDecl* Workflow::find_stage(const std::string& name) const {
   for (const auto& s : stages)
     if (s.name == name) return &s;
