@@ -138,12 +138,17 @@ int exec_stage(const std::string& spec_path) {
 
     // The run-cache, checked here too so that jobs submitted ahead of time
     // (a SLURM chain) skip work another job or user has already done.
+    const Hash128 key = spec.key.empty() ? node_side_key(spec) : Hash128::from_hex(spec.key);
+    // The stage's scratch dir (checkpoints) belongs to this key: only a rerun
+    // of exactly the same work resumes from it; new inputs, params or plugin
+    // code get a fresh one, and --force (reuse off) clears it.
+    spec.scratch_dir += "/" + key.hex().substr(0, 16);
+    if (!spec.reuse_cached) remove_all_quietly(spec.scratch_dir);
+
     std::unique_ptr<ContentStore> store;
     std::unique_ptr<RunCache> runs;
     const LinkMode link = link_mode_from_name(spec.cache_link);
-    Hash128 key;
     if (!spec.cache_dir.empty()) {
-      key = spec.key.empty() ? node_side_key(spec) : Hash128::from_hex(spec.key);
       store = std::make_unique<ContentStore>(spec.cache_dir, spec.cache_shared);
       runs = std::make_unique<RunCache>(spec.cache_dir, spec.cache_shared);
       auto record = spec.reuse_cached ? runs->find(key) : std::nullopt;

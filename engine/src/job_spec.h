@@ -44,7 +44,7 @@ struct JobSpec {
   std::map<std::string, std::string> deps;  // name -> workspace-relative path
   std::map<std::string, std::string> outs;
   std::string run_dir;       // absolute; result.json, metrics.jsonl, progress.json
-  std::string scratch_dir;   // absolute; survives failed runs (checkpoints)
+  std::string scratch_dir;   // absolute; exec-stage appends the key: survives failed runs of the same work
   int cpus = 1;
   std::vector<SinkSpec> sinks;
   nlohmann::json workflow_params = nlohmann::json::object();  // flattened, for sinks

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <ctime>
 #include <iomanip>
+#include <iostream>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -16,6 +17,7 @@
 #include "job_spec.h"
 #include "plugin_library.h"
 #include "parallel.h"
+#include "run_console.h"
 #include "run_record.h"
 #include "subprocess.h"
 #include "workspace_cache.h"
@@ -87,28 +89,26 @@ struct Orchestrator::Impl : public sdk::BackendHost {
   bool backends_loaded = false;
   std::unique_ptr<RunRecorder> recorder;
   std::vector<bool> cancel_sent;
-  bool tty = ::isatty(STDOUT_FILENO) == 1;
-  bool progress_shown = false;
-  double last_progress = 0;
-  std::map<size_t, std::string> last_progress_text;
+  RunConsole console;
   bool failed_once = false;
   int cancels_sent = 0;
   int up_to_date = 0, restored = 0;
 
   Impl(const PreparedWorkflow& p, RunOptions o, std::ostream& os)
-      : pw(p), options(std::move(o)), out(os), cache(p.workflow()) {}
+      : pw(p), options(std::move(o)), out(os), cache(p.workflow()),
+        console(os, ::isatty(STDOUT_FILENO) == 1 && &os == &std::cout) {}
+
+  void say(const std::string& line) { console.say(line); }
+
+  void show_progress() {
+    std::vector<RunConsole::Running> running;
+    for (size_t i = 0; i < state.size(); ++i)
+      if (state[i] == StageState::kRunning)
+        running.push_back({name(i), run_root + "/" + name(i) + "/progress.json"});
+    console.show_progress(running, now());
+  }
 
   const std::string& name(size_t i) const { return pw.workflow().stages[i].name; }
-
-  // Every line the orchestrator prints goes through here, so that a
-  // progress bar drawn on a terminal is cleared first.
-  void say(const std::string& text) {
-    if (progress_shown) {
-      out << "\r\033[K";
-      progress_shown = false;
-    }
-    out << text << "\n" << std::flush;
-  }
 
   void job_output(sdk::JobId id, std::string_view line) override {
     for (auto& [bname, slot] : backends) {
@@ -121,44 +121,6 @@ struct Orchestrator::Impl : public sdk::BackendHost {
 
   void note_state(size_t i, const std::string& state, const std::string& error = "") {
     if (recorder) recorder->stage(name(i), state, error);
-  }
-
-  // Progress of running stages (from their progress.json): a bar redrawn in
-  // place on a terminal, else a plain line when it changed, every 10 s.
-  void show_progress() {
-    const double t = now();
-    if (t - last_progress < (tty ? 0.5 : 10.0)) return;
-    last_progress = t;
-    std::string line;
-    for (size_t i = 0; i < state.size(); ++i) {
-      if (state[i] != StageState::kRunning) continue;
-      json p;
-      try {
-        p = json::parse(read_file(run_root + "/" + name(i) + "/progress.json"));
-      } catch (const std::exception&) {
-        continue;
-      }
-      const double done = p.value("done", 0.0), total = p.value("total", 0.0);
-      if (total <= 0) continue;
-      char counts[96];
-      std::snprintf(counts, sizeof counts, "%g/%g %s", done, total, p.value("unit", std::string()).c_str());
-      std::string text = "[" + name(i) + "] ";
-      if (tty) {
-        const int width = 20, filled = static_cast<int>(width * std::min(1.0, done / total));
-        text += std::string(static_cast<size_t>(filled), '#') + std::string(static_cast<size_t>(width - filled), '.') + " ";
-      }
-      text += counts;
-      if (tty) {
-        line += (line.empty() ? "" : "  ") + text;
-      } else if (last_progress_text[i] != text) {
-        last_progress_text[i] = text;
-        say(text);
-      }
-    }
-    if (tty && !line.empty()) {
-      out << "\r\033[K" << line << std::flush;
-      progress_shown = true;
-    }
   }
 
   // Cancel requests left by `cadenza cancel <stage>` (signalled by SIGUSR1).
@@ -314,7 +276,7 @@ struct Orchestrator::Impl : public sdk::BackendHost {
     for (const auto& [n, d] : decl.deps) spec.deps[n] = d.path;
     for (const auto& [n, o] : decl.outs) spec.outs[n] = o.path;
     spec.run_dir = run_root + "/" + decl.name;
-    spec.scratch_dir = wf.state_dir() + "/scratch/" + decl.name;
+    spec.scratch_dir = wf.state_dir() + "/scratch/" + decl.name;  // + "/<key>" by exec-stage
     spec.cpus = decl.resources.cpus;
     spec.sinks = ps.sinks;
     if (!ps.sinks.empty()) spec.workflow_params = workflow_params();

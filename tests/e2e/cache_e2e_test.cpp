@@ -141,6 +141,22 @@ TEST(CacheE2E, ForceRerunsEverything) {
   EXPECT_THAT(ws.cadenza({"run", "--force"}).output, HasSubstr("2 ran"));
 }
 
+// Checkpoints live in the scratch dir: only a rerun of exactly the same work
+// (same key) may resume from it; new inputs or --force start fresh.
+TEST(CacheE2E, ScratchIsPerKeyAndSurvivesOnlyTheSameWork) {
+  Workspace ws(worker("train", "data/in.txt", "out/model", "mode = \"count_runs\""));
+  ::setenv("CADENZA_TEST_FAIL", "1", 1);
+  EXPECT_EQ(ws.cadenza({"run"}).exit_code, 1);  // killed or failed half-way
+  ::unsetenv("CADENZA_TEST_FAIL");
+  ASSERT_EQ(ws.cadenza({"run"}).exit_code, 0);
+  EXPECT_EQ(ws.read("out/model"), "runs=2");    // resumed: the same key saw its scratch
+  ws.write("data/in.txt", "new recordings\n");
+  ASSERT_EQ(ws.cadenza({"run"}).exit_code, 0);
+  EXPECT_EQ(ws.read("out/model"), "runs=1");    // new data: nothing stale is resumed
+  ASSERT_EQ(ws.cadenza({"run", "--force"}).exit_code, 0);
+  EXPECT_EQ(ws.read("out/model"), "runs=1");    // --force starts from scratch
+}
+
 TEST(CacheE2E, DirectoryOutputsAndCheckout) {
   Workspace ws("[stages.tree]\nplugin = \"stage_shell\"\ndeps = { in = \"data/in.txt\" }\n"
                "outs = { dir = \"out/tree\" }\n"

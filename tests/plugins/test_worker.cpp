@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cmath>
 #include <vector>
 #include <fstream>
@@ -24,7 +25,7 @@ class TestWorker : public cadenza::sdk::Stage {
     return {
         ParamSpec::String("mode", "copy", "what to do",
                           {"copy", "throw", "throw_std", "segfault", "no_output", "wait_cancel",
-                           "partial_then_throw"}),
+                           "partial_then_throw", "count_runs"}),
         ParamSpec::Integer("sleep_ms", 0, "sleep before working").bounds(0, 600000),
         ParamSpec::String("suffix", "", "text appended to the copy"),
         ParamSpec::Float("gain", 1.0, "a float param (echoed into the output)"),
@@ -50,6 +51,17 @@ class TestWorker : public cadenza::sdk::Stage {
       throw cadenza::sdk::Cancelled();
     }
     if (mode == "no_output") return;
+    if (mode == "count_runs") {
+      // Counts the runs that saw this scratch dir, like a checkpoint would;
+      // fails after counting while $CADENZA_TEST_FAIL is set (same key).
+      const std::string counter = ctx.scratch_dir() + "/runs";
+      int runs = 0;
+      std::ifstream(counter) >> runs;
+      std::ofstream(counter) << ++runs;
+      if (std::getenv("CADENZA_TEST_FAIL")) throw cadenza::sdk::PluginError("failing as asked");
+      std::ofstream(ctx.output(ctx.output_names().front())) << "runs=" << runs;
+      return;
+    }
     std::string text;
     for (const auto& name : ctx.input_names()) {
       std::ifstream in(ctx.input(name));

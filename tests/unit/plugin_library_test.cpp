@@ -103,7 +103,7 @@ TEST(PluginCatalog, DescribesInAChildProcessAndCachesByIdentity) {
     const PluginMeta& meta = catalog.describe(lib("test_worker"));
     EXPECT_EQ(meta.info.name, "stage_test_worker");
     ASSERT_EQ(meta.params.size(), 7u);
-    EXPECT_EQ(meta.params[0].choices.size(), 7u);
+    EXPECT_EQ(meta.params[0].choices.size(), 8u);
     EXPECT_TRUE(meta.params[1].has_bounds);
     catalog.save();
   }
