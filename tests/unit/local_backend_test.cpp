@@ -136,7 +136,7 @@ TEST_F(LocalBackendTest, CancelStopsARunningJobAndItsChildren) {
 
 TEST_F(LocalBackendTest, CancelEscalatesToSigkillAfterGrace) {
   auto b = make(R"({"kill_grace_s": 0.3})");
-  auto id = b->submit(job("stubborn", "trap '' TERM; echo ready; sleep 30"));
+  auto id = b->submit(job("ignores_sigterm", "trap '' TERM; echo ready; sleep 30"));
   while (host_.lines[id].empty()) b->wait(50);  // the trap is set
   b->cancel(id);
   auto t = drain(*b, 1, 10);
