@@ -1,5 +1,5 @@
-// Training loop of the sequence LSTM, behind a header free of LibTorch so
-// that only trainer.cpp and sequence_lstm.cpp pay its compile time.
+// The training loop of both model families, behind a header free of
+// LibTorch so that the stage wrapper does not pay its compile time.
 #pragma once
 
 #include <cstdint>
@@ -7,23 +7,26 @@
 #include <string>
 #include <vector>
 
+#include "model_spec.h"
+
 namespace cadenza::train {
 
 struct TrainConfig {
-  int64_t hidden_size = 32;
-  int64_t layers = 1;
+  amp::ModelSpec model;
   double learning_rate = 0.005;
-  int64_t lr_patience = 3;         // epochs without improvement before halving lr
-  int64_t batch_size = 16;
-  int64_t segment_length = 22050;  // samples trained per segment, after warm-up
-  int64_t tbptt_length = 2048;     // samples per backprop step
-  int64_t warmup = 1000;           // samples run without gradients to settle the state
+  std::string lr_schedule = "plateau";  // plateau: halve after lr_patience epochs without improvement; constant
+  int64_t lr_patience = 3;
+  int64_t batch_size = 16;         // sequence_lstm: segments; windowed_conv_lstm: windows
+  int64_t segment_length = 22050;  // sequence_lstm: samples trained per segment, after warm-up
+  int64_t tbptt_length = 2048;     // sequence_lstm: samples per backprop step
+  int64_t warmup = 1000;           // sequence_lstm: samples run without gradients to settle the state
   int64_t epochs = 20;
   int64_t patience = 6;            // early stopping: epochs without improvement
+  double max_minutes = 0;          // stop training after this much time (0: no limit)
   int64_t seed = 1;
   int64_t threads = 1;
   std::string device = "auto";     // auto, cpu, cuda
-  double emphasis = 0.95;          // pre-emphasis coefficient of the loss
+  double emphasis = 0.95;          // sequence_lstm: pre-emphasis coefficient of the ESR loss
   int64_t audio_every = 5;         // epochs between audio clips (0: never)
 };
 
@@ -46,22 +49,22 @@ struct TrainResult {
   double best_val_esr = 0;
   int64_t epochs_run = 0;
   int64_t resumed_from_epoch = 0;  // 0: started fresh
-  double samples_per_s = 0;
+  bool time_limit_reached = false;
+  double samples_per_s = 0;        // output samples trained per second
   double train_seconds = 0;
   std::string device;
 };
 
-// Trains on `train`, validates on `val`. `scratch_dir` keeps the last
-// epoch's checkpoint (model, optimizer, progress): a killed run of the same
-// config resumes there. The best model is saved to `model_path`
-// (torch::save of the module). Throws std::runtime_error with a message.
-TrainResult train_sequence_lstm(const TrainConfig& config, const Audio& train, const Audio& val,
-                                const std::string& scratch_dir, const std::string& model_path,
-                                const TrainCallbacks& callbacks);
+// Trains on `train`, validates on the whole of `val` after every epoch.
+// `scratch_dir` keeps the last epoch's checkpoint (model, optimizer,
+// progress): a killed run of the same config resumes there. The best
+// epoch's weights are saved to `model_path` (a LibTorch archive, see
+// amp::AmpModel::save). Throws std::runtime_error with a message.
+TrainResult train_model(const TrainConfig& config, const Audio& train, const Audio& val, const std::string& scratch_dir,
+                        const std::string& model_path, const TrainCallbacks& callbacks);
 
-// Runs a saved model over `input` (stateful, chunked). For export and tests.
-std::vector<float> predict(const std::string& model_path, int64_t hidden_size, int64_t layers,
-                           const std::vector<float>& input);
+// Runs a saved model over `input` (normalised units; stateful, chunked).
+std::vector<float> predict(const amp::ModelSpec& spec, const std::string& model_path, const std::vector<float>& input);
 
 // A stable text of the config, to refuse resuming another config's checkpoint.
 std::string config_fingerprint(const TrainConfig& config);

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "audio_loss.h"
 #include "sequence_lstm.h"
 #include "test_util.h"
 #include "trainer.h"
@@ -13,9 +14,13 @@
 namespace cadenza::train {
 namespace {
 
+using amp::esr;
+using amp::esr_dc_loss;
+using amp::SequenceLstm;
+
 TEST(SequenceLstm, ForwardShapesAndCarriedState) {
   torch::manual_seed(0);
-  SequenceLstm model(8, 2);
+  SequenceLstm model(8, 2, true);
   const auto x = torch::randn({3, 50, 1});
   auto [y, state] = model->forward(x, {});
   EXPECT_EQ(y.sizes(), (std::vector<int64_t>{3, 50, 1}));
@@ -52,7 +57,8 @@ Audio toy(size_t n, int rate = 8000) {
 
 TrainConfig tiny() {
   TrainConfig c;
-  c.hidden_size = 4;
+  c.model.hidden_size = 4;
+  c.model.skip_connection = true;
   c.epochs = 2;
   c.batch_size = 4;
   c.segment_length = 400;
@@ -85,10 +91,10 @@ std::string bytes(const std::string& path) {
 TEST(TrainSequenceLstm, LearnsAndIsDeterministicForASeed) {
   test::TempDir dir;
   const Audio train = toy(8000), val = toy(2000);
-  const auto a = train_sequence_lstm(tiny(), train, val, dir.str() + "/s1", dir.str() + "/a.pt", quiet());
-  const auto b = train_sequence_lstm(tiny(), train, val, dir.str() + "/s2", dir.str() + "/b.pt", quiet());
+  const auto a = train_model(tiny(), train, val, dir.str() + "/s1", dir.str() + "/a.pt", quiet());
+  const auto b = train_model(tiny(), train, val, dir.str() + "/s2", dir.str() + "/b.pt", quiet());
   EXPECT_EQ(a.best_val_esr, b.best_val_esr);
-  const auto pa = predict(dir.str() + "/a.pt", 4, 1, val.input), pb = predict(dir.str() + "/b.pt", 4, 1, val.input);
+  const auto pa = predict(tiny().model, dir.str() + "/a.pt", val.input), pb = predict(tiny().model, dir.str() + "/b.pt", val.input);
   EXPECT_EQ(pa, pb);  // bit-identical predictions: identical weights
   // It learned something: better than the identity (the skip connection alone).
   double identity = 0, target_energy = 0;
@@ -105,19 +111,19 @@ TEST(TrainSequenceLstm, AKilledRunResumesFromItsCheckpoint) {
   TrainConfig c = tiny();
   c.epochs = 3;
   // Uninterrupted reference.
-  const auto ref = train_sequence_lstm(c, train, val, dir.str() + "/ref", dir.str() + "/ref.pt", quiet());
+  const auto ref = train_model(c, train, val, dir.str() + "/ref", dir.str() + "/ref.pt", quiet());
   // Cancelled part-way through epoch 2 (after epoch 1's checkpoint), then rerun.
-  const auto cut = train_sequence_lstm(c, train, val, dir.str() + "/s", dir.str() + "/m.pt", quiet(nullptr, 6));
+  const auto cut = train_model(c, train, val, dir.str() + "/s", dir.str() + "/m.pt", quiet(nullptr, 6));
   ASSERT_TRUE(cut.cancelled);
   int epochs_seen = 0;
-  const auto resumed = train_sequence_lstm(c, train, val, dir.str() + "/s", dir.str() + "/m.pt", quiet(&epochs_seen));
+  const auto resumed = train_model(c, train, val, dir.str() + "/s", dir.str() + "/m.pt", quiet(&epochs_seen));
   EXPECT_EQ(resumed.resumed_from_epoch, 1);
   EXPECT_EQ(epochs_seen, 2);  // epochs 2 and 3 only
   EXPECT_EQ(resumed.best_val_esr, ref.best_val_esr);
-  EXPECT_EQ(predict(dir.str() + "/m.pt", 4, 1, val.input), predict(dir.str() + "/ref.pt", 4, 1, val.input));
+  EXPECT_EQ(predict(c.model, dir.str() + "/m.pt", val.input), predict(c.model, dir.str() + "/ref.pt", val.input));
   // Another config never resumes this checkpoint.
-  c.hidden_size = 5;
-  EXPECT_EQ(train_sequence_lstm(c, train, val, dir.str() + "/s", dir.str() + "/n.pt", quiet()).resumed_from_epoch, 0);
+  c.model.hidden_size = 5;
+  EXPECT_EQ(train_model(c, train, val, dir.str() + "/s", dir.str() + "/n.pt", quiet()).resumed_from_epoch, 0);
 }
 
 TEST(TrainSequenceLstm, ClearErrors) {
@@ -125,7 +131,7 @@ TEST(TrainSequenceLstm, ClearErrors) {
   TrainConfig c = tiny();
   c.segment_length = 100000;
   try {
-    train_sequence_lstm(c, toy(1000), toy(100), dir.str() + "/s", dir.str() + "/m.pt", quiet());
+    train_model(c, toy(1000), toy(100), dir.str() + "/s", dir.str() + "/m.pt", quiet());
     FAIL();
   } catch (const std::runtime_error& e) {
     EXPECT_THAT(e.what(), ::testing::HasSubstr("fewer than warmup + segment_length"));

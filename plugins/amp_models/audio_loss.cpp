@@ -1,21 +1,8 @@
-#include "sequence_lstm.h"
+#include "audio_loss.h"
 
 #include <torch/torch.h>
 
-namespace cadenza::train {
-
-SequenceLstmImpl::SequenceLstmImpl(int64_t hidden, int64_t layer_count) : hidden_size(hidden), layers(layer_count) {
-  lstm = register_module("lstm", torch::nn::LSTM(torch::nn::LSTMOptions(1, hidden).num_layers(layer_count).batch_first(true)));
-  head = register_module("head", torch::nn::Linear(hidden, 1));
-}
-
-std::pair<torch::Tensor, LstmState> SequenceLstmImpl::forward(const torch::Tensor& x, const LstmState& state) {
-  std::tuple<torch::Tensor, std::tuple<torch::Tensor, torch::Tensor>> out;
-  if (std::get<0>(state).defined()) out = lstm->forward(x, state);
-  else out = lstm->forward(x);
-  const torch::Tensor y = head->forward(std::get<0>(out)) + x;  // skip connection
-  return {y, std::get<1>(out)};
-}
+namespace cadenza::amp {
 
 namespace {
 
@@ -38,4 +25,4 @@ double esr(const torch::Tensor& prediction, const torch::Tensor& target) {
   return ((target - prediction).pow(2).sum() / (target.pow(2).sum() + 1e-10)).item<double>();
 }
 
-}  // namespace cadenza::train
+}  // namespace cadenza::amp

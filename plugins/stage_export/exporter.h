@@ -1,0 +1,43 @@
+// Evaluation on the test split and export for real-time use, behind a
+// header free of LibTorch (only exporter.cpp pays its compile time).
+#pragma once
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace cadenza::exporter {
+
+struct ExportOptions {
+  bool require_nam = true;  // refuse models NAM cannot represent, instead of skipping the .nam
+  int threads = 1;
+  nlohmann::json nam_metadata = nlohmann::json::object();
+};
+
+struct ExportReport {
+  int sample_rate = 0;
+  int64_t test_samples = 0;
+  // The trained model on the test split, in the recordings' own units
+  // (normalisation undone): what a listener hears.
+  double esr = 0, mse = 0, peak_error = 0;
+  // Baselines on the same split: output = normalised input (what a skip
+  // connection starts from), and the best single gain (ESR is gain-free).
+  double identity_esr = 0, linear_esr = 0;
+  bool nam_written = false;
+  std::string nam_note;           // why not, when not written
+  double nam_max_deviation = 0;   // |.nam runner - LibTorch| over the test split
+  double predict_seconds = 0;
+  std::vector<float> prediction;  // the test prediction, for the metrics sink
+};
+
+// Reads <model_dir>/{config.json,model.pt} and the dataset's test split;
+// writes into `out_dir`: test_input.wav, test_target.wav,
+// test_prediction.wav (float WAVs, normalisation undone), model.pt and
+// config.json (the LibTorch archive and what rebuilds it), model.nam (when
+// the model is a NAM LSTM), metrics.json. Throws std::runtime_error with a
+// message naming the file or the setting at fault.
+ExportReport export_model(const std::string& model_dir, const std::string& dataset_dir, const std::string& out_dir,
+                          const ExportOptions& options, const std::function<void(const std::string&)>& log);
+
+}  // namespace cadenza::exporter
