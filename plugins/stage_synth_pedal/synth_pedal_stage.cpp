@@ -36,6 +36,9 @@ class SynthPedalStage : public sdk::Stage {
         ParamSpec::Integer("seed", 1, "random seed of the performance").bounds(0, 1e15),
         ParamSpec::Float("duration_s", 60.0, "length of the recording in seconds").bounds(0.1, 3600),
         ParamSpec::Integer("sample_rate", 44100, "sample rate in Hz").bounds(8000, 192000),
+        ParamSpec::String("circuit", "overdrive",
+                          "overdrive (short memory) or compfuzz (compressor into a fuzz: long memory); see pedal.h",
+                          {"overdrive", "compfuzz"}),
         ParamSpec::Float("drive", 6.0, "pedal gain before clipping").bounds(0.1, 100),
         ParamSpec::Float("asymmetry", 0.3, "0 clips symmetrically; more adds even harmonics").bounds(0, 2),
         ParamSpec::Float("tone_hz", 3500.0, "tone lowpass cutoff in Hz").bounds(100, 20000),
@@ -51,6 +54,7 @@ class SynthPedalStage : public sdk::Stage {
     s.duration_s = p.get<double>("duration_s");
     s.sample_rate = static_cast<int>(p.get<int64_t>("sample_rate"));
     PedalOptions o;
+    o.circuit = p.get<std::string>("circuit");
     o.drive = p.get<double>("drive");
     o.asymmetry = p.get<double>("asymmetry");
     o.tone_hz = p.get<double>("tone_hz");
@@ -67,7 +71,7 @@ class SynthPedalStage : public sdk::Stage {
     const size_t from = std::min(dry.size() - clip, static_cast<size_t>(s.sample_rate));
     ctx.metrics().audio("demo/dry", dry.data() + from, clip, 1, s.sample_rate, 0);
     ctx.metrics().audio("demo/wet", wet.data() + from, clip, 1, s.sample_rate, 0);
-    ctx.metrics().text("demo/pedal", "overdrive: drive " + std::to_string(o.drive) + ", asymmetry " +
+    ctx.metrics().text("demo/pedal", o.circuit + ": drive " + std::to_string(o.drive) + ", asymmetry " +
                                          std::to_string(o.asymmetry) + ", tone " + std::to_string(o.tone_hz) + " Hz",
                        0);
     ctx.log(sdk::LogLevel::kInfo, "synthesised " + std::to_string(s.duration_s) + " s at " +
