@@ -1,6 +1,7 @@
 #include "exec_stage.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -108,6 +109,8 @@ int exec_stage(const std::string& spec_path) {
     result.status = status;
     result.error = error;
     result.finished_at = now_s();
+    struct rusage usage {};
+    if (getrusage(RUSAGE_SELF, &usage) == 0) result.peak_rss_mb = static_cast<double>(usage.ru_maxrss) / 1024.0;  // KiB
     if (status != "succeeded")
       for (const auto& [name, path] : staging) remove_all_quietly(path);
     try {

@@ -92,7 +92,8 @@ json to_json(const JobResult& r) {
           {"started_at", r.started_at},
           {"finished_at", r.finished_at},
           {"duration_s", r.finished_at - r.started_at},
-          {"run_s", r.run_s}};
+          {"run_s", r.run_s},
+          {"peak_rss_mb", r.peak_rss_mb}};
 }
 
 JobResult job_result_from_json(const json& j, const std::string& source) {
@@ -104,6 +105,7 @@ JobResult job_result_from_json(const json& j, const std::string& source) {
     r.finished_at = j.at("finished_at");
     r.restored = j.value("restored", false);
     r.run_s = j.value("run_s", 0.0);
+    r.peak_rss_mb = j.value("peak_rss_mb", 0.0);
     if (j.contains("outs"))
       for (const auto& [name, o] : j.at("outs").items())
         r.outs[name] = StoredOutput{Hash128::from_hex(o.at("hash").get<std::string>()),

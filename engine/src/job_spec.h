@@ -64,6 +64,7 @@ struct JobResult {
   double started_at = 0;   // seconds since the epoch
   double finished_at = 0;
   double run_s = 0;        // inside the stage's own run(): the rest is engine time
+  double peak_rss_mb = 0;  // the exec-stage process's peak resident memory (what `mem` must cover)
 };
 
 nlohmann::json to_json(const JobSpec& spec);

@@ -349,7 +349,9 @@ struct Orchestrator::Impl : public sdk::BackendHost {
         say("[" + name(i) + "] restored from cache by exec-stage");
       } else {
         note_state(i, "succeeded");
-        say("[" + name(i) + "] done in " + seconds_text(took));
+        char peak[48] = "";
+        if (result.peak_rss_mb > 0) std::snprintf(peak, sizeof peak, ", peak memory %.0f MB", result.peak_rss_mb);
+        say("[" + name(i) + "] done in " + seconds_text(took) + peak);
       }
       try {
         if (!fingerprints[i]) fingerprints[i] = cache.fingerprint(pw.stage(i));
