@@ -39,10 +39,14 @@ int main(int argc, char** argv) {
   cb.audio = [](const std::string&, const std::vector<float>&, int, int64_t) {};
   cb.progress = [](double, double) {};
   cb.cancelled = [] { return false; };
+  for (const char* family : {"sequence_lstm", "windowed_conv_lstm"})
   for (const char* device : {"cuda", "cpu"}) {
     TrainConfig c;
-    c.hidden_size = 64;
-    c.batch_size = 256;
+    c.model.family = family;
+    const bool sequence = std::string(family) == "sequence_lstm";
+    c.model.hidden_size = sequence ? 64 : 36;
+    c.batch_size = sequence ? 256 : 4096;
+    c.learning_rate = sequence ? 0.005 : 0.01;
     c.segment_length = 2048;
     c.tbptt_length = 2048;
     c.warmup = 256;
@@ -51,8 +55,9 @@ int main(int argc, char** argv) {
     c.device = device;
     c.audio_every = 0;
     try {
-      const auto r = train_sequence_lstm(c, train, val, scratch + "/" + device, scratch + "/" + device + ".pt", cb);
-      std::printf("%s: device %s, %lld epochs, %.3g samples/s, best val ESR %.5f\n", device, r.device.c_str(),
+      const std::string tag = std::string(family) + "-" + device;
+      const auto r = train_model(c, train, val, scratch + "/" + tag, scratch + "/" + tag + ".pt", cb);
+      std::printf("%s on %s: device %s, %lld epochs, %.3g samples/s, best val ESR %.5f\n", family, device, r.device.c_str(),
                   static_cast<long long>(r.epochs_run), r.samples_per_s, r.best_val_esr);
     } catch (const std::exception& e) {
       std::printf("%s: FAILED: %s\n", device, e.what());
