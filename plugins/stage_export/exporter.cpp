@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "allocator_policy.h"
 #include "amp_model.h"
 #include "dataset.h"
 #include "nam_file.h"
@@ -75,6 +76,7 @@ std::string nam_obstacle(const amp::ModelSpec& spec) {
 
 ExportReport export_model(const std::string& model_dir, const std::string& dataset_dir, const std::string& out_dir,
                           const ExportOptions& options, const std::function<void(const std::string&)>& log) {
+  amp::keep_freed_buffers_for_reuse();
   torch::set_num_threads(options.threads);
   amp::AmpModel model = amp::load_model_dir(model_dir);
   const amp::ModelSpec& spec = model.spec;

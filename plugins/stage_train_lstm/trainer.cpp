@@ -9,6 +9,7 @@
 #include <limits>
 #include <sstream>
 
+#include "allocator_policy.h"
 #include "amp_model.h"
 #include "audio_loss.h"
 
@@ -192,6 +193,7 @@ std::string config_fingerprint(const TrainConfig& c) {
 TrainResult train_model(const TrainConfig& cfg, const Audio& train, const Audio& val, const std::string& scratch,
                         const std::string& model_path, const TrainCallbacks& cb) {
   check_inputs(cfg, train, val);
+  amp::keep_freed_buffers_for_reuse();
   torch::set_num_threads(static_cast<int>(cfg.threads));
   torch::manual_seed(static_cast<uint64_t>(cfg.seed));
   const torch::Device device = resolve_device(cfg.device);
