@@ -14,16 +14,9 @@ ru_maxrss growth while doing it.
 Usage: bench/preprocess_memory.py [--cadenza build/cadenza] [--minutes 3]
 Needs python3-torch (scripts/setup-deps.sh --with-bench) for the template side.
 """
-import argparse, array, glob, json, os, resource, shutil, struct, subprocess, tempfile, time
+import argparse, glob, json, os, resource, shutil, subprocess, tempfile, time
 
-
-def read_float_wav(path):
-    data = open(path, "rb").read()
-    i = data.find(b"data")
-    n = struct.unpack("<I", data[i + 4:i + 8])[0]
-    a = array.array("f")
-    a.frombytes(data[i + 8:i + 8 + n])
-    return a
+from float_wav import read_float_wav
 
 
 def main():

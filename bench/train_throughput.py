@@ -19,24 +19,17 @@ for LSTM hidden sizes 32 and 64.
 Usage: bench/train_throughput.py [--cadenza build/cadenza] [--hidden 32,64] [--repeat 3]
 Needs python3-torch (scripts/setup-deps.sh --with-bench).
 """
-import argparse, array, json, os, shutil, statistics, struct, subprocess, sys, tempfile, time
+import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from float_wav import read_float_wav
+
 THREADS = 2
 SEQ = dict(segment=4410, warmup=500, tbptt=1024, batch=16, lr=0.005, emphasis=0.95)
 WIN = dict(window=150, filters=16, kernel=12, stride=12, batch=4096, lr=0.01)
-
-
-def read_float_wav(path):
-    data = open(path, "rb").read()
-    i = data.find(b"data")
-    n = struct.unpack("<I", data[i + 4:i + 8])[0]
-    a = array.array("f")
-    a.frombytes(data[i + 8:i + 8 + n])
-    return torch.tensor(a, dtype=torch.float32)
 
 
 class SequenceLstm(nn.Module):
@@ -132,8 +125,8 @@ def python_loop(args):
     model, hidden, seed, data = args
     torch.set_num_threads(THREADS)
     torch.manual_seed(int(seed))
-    x_all = read_float_wav(os.path.join(data, "train_input.wav"))
-    t_all = read_float_wav(os.path.join(data, "train_target.wav"))
+    x_all = torch.tensor(read_float_wav(os.path.join(data, "train_input.wav")), dtype=torch.float32)
+    t_all = torch.tensor(read_float_wav(os.path.join(data, "train_target.wav")), dtype=torch.float32)
     loop = python_sequence_epoch if model == "sequence_lstm" else python_windowed_epoch
     print(loop(int(hidden), x_all, t_all))
 

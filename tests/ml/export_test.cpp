@@ -10,6 +10,7 @@
 #include "amp_model.h"
 #include "dataset.h"
 #include "exporter.h"
+#include "ml_test_util.h"
 #include "nam_file.h"
 #include "test_util.h"
 #include "trainer.h"
@@ -18,6 +19,8 @@ namespace cadenza {
 namespace {
 
 using ::testing::HasSubstr;
+using train::test_util::quiet;
+using train::test_util::toy;
 
 TEST(WindowedConvLstm, ShapesAndStreamingPredictionMatchTheWindows) {
   torch::manual_seed(0);
@@ -40,27 +43,6 @@ TEST(WindowedConvLstm, ShapesAndStreamingPredictionMatchTheWindows) {
   }
 }
 
-train::Audio toy(size_t n, int rate = 8000) {
-  train::Audio a;
-  a.sample_rate = rate;
-  for (size_t i = 0; i < n; ++i) {
-    const float x = 0.5f * std::sin(0.05f * static_cast<float>(i)) * std::sin(0.001f * static_cast<float>(i));
-    a.input.push_back(x);
-    a.target.push_back(std::tanh(3.0f * x));
-  }
-  return a;
-}
-
-train::TrainCallbacks quiet() {
-  train::TrainCallbacks cb;
-  cb.log = [](const std::string&) {};
-  cb.scalar = [](const std::string&, double, int64_t) {};
-  cb.audio = [](const std::string&, const std::vector<float>&, int, int64_t) {};
-  cb.progress = [](double, double) {};
-  cb.cancelled = [] { return false; };
-  return cb;
-}
-
 TEST(TrainWindowedConvLstm, LearnsAndIsDeterministicForASeed) {
   test::TempDir dir;
   train::TrainConfig c;
@@ -81,12 +63,7 @@ TEST(TrainWindowedConvLstm, LearnsAndIsDeterministicForASeed) {
   const auto b = train::train_model(c, train, val, dir.str() + "/s2", dir.str() + "/b.pt", quiet());
   EXPECT_EQ(a.best_val_esr, b.best_val_esr);
   EXPECT_EQ(train::predict(c.model, dir.str() + "/a.pt", val.input), train::predict(c.model, dir.str() + "/b.pt", val.input));
-  double identity = 0, energy = 0;
-  for (size_t i = 0; i < val.input.size(); ++i) {
-    identity += std::pow(val.target[i] - val.input[i], 2);
-    energy += std::pow(val.target[i], 2);
-  }
-  EXPECT_LT(a.best_val_esr, identity / energy);
+  EXPECT_LT(a.best_val_esr, train::test_util::identity_esr(val));
 }
 
 TEST(TrainModel, AnExhaustedTimeBudgetStopsAfterTheFirstSteps) {

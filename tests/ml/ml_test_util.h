@@ -1,0 +1,50 @@
+// Toy audio and quiet callbacks shared by the LibTorch tests.
+#pragma once
+
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "trainer.h"
+
+namespace cadenza::train::test_util {
+
+// A slowly swelling sine through tanh: a "pedal" a tiny model can learn.
+inline Audio toy(size_t n, int rate = 8000) {
+  Audio a;
+  a.sample_rate = rate;
+  for (size_t i = 0; i < n; ++i) {
+    const float x = 0.5f * std::sin(0.05f * static_cast<float>(i)) * std::sin(0.001f * static_cast<float>(i));
+    a.input.push_back(x);
+    a.target.push_back(std::tanh(3.0f * x));
+  }
+  return a;
+}
+
+// ESR of output = input: what a model must beat to have learned anything.
+inline double identity_esr(const Audio& a) {
+  double err = 0, energy = 0;
+  for (size_t i = 0; i < a.input.size(); ++i) {
+    err += std::pow(a.target[i] - a.input[i], 2);
+    energy += std::pow(a.target[i], 2);
+  }
+  return err / energy;
+}
+
+// Callbacks that print nothing; counts validated epochs into `epochs_seen`
+// and reports a cancel after `cancel_after_batches` batches (-1: never).
+inline TrainCallbacks quiet(int* epochs_seen = nullptr, int cancel_after_batches = -1) {
+  TrainCallbacks cb;
+  cb.log = [](const std::string&) {};
+  cb.scalar = [epochs_seen](const std::string& tag, double, int64_t) {
+    if (epochs_seen && tag == "val/esr") ++*epochs_seen;
+  };
+  cb.audio = [](const std::string&, const std::vector<float>&, int, int64_t) {};
+  cb.progress = [](double, double) {};
+  auto batches = std::make_shared<int>(0);
+  cb.cancelled = [batches, cancel_after_batches] { return cancel_after_batches >= 0 && (*batches)++ >= cancel_after_batches; };
+  return cb;
+}
+
+}  // namespace cadenza::train::test_util
