@@ -311,11 +311,4 @@ TrainResult train_model(const TrainConfig& cfg, const Audio& train, const Audio&
   return result;
 }
 
-std::vector<float> predict(const amp::ModelSpec& spec, const std::string& model_path, const std::vector<float>& input) {
-  AmpModel model(spec);
-  model.load(model_path, torch::kCPU);
-  model.module()->eval();
-  return to_vector(model.predict(to_tensor(input), torch::kCPU));
-}
-
 }  // namespace cadenza::train

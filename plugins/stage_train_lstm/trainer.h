@@ -63,9 +63,6 @@ struct TrainResult {
 TrainResult train_model(const TrainConfig& config, const Audio& train, const Audio& val, const std::string& scratch_dir,
                         const std::string& model_path, const TrainCallbacks& callbacks);
 
-// Runs a saved model over `input` (normalised units; stateful, chunked).
-std::vector<float> predict(const amp::ModelSpec& spec, const std::string& model_path, const std::vector<float>& input);
-
 // A stable text of the config, to refuse resuming another config's checkpoint.
 std::string config_fingerprint(const TrainConfig& config);
 

@@ -62,7 +62,7 @@ TEST(TrainWindowedConvLstm, LearnsAndIsDeterministicForASeed) {
   const auto a = train::train_model(c, train, val, dir.str() + "/s1", dir.str() + "/a.pt", quiet());
   const auto b = train::train_model(c, train, val, dir.str() + "/s2", dir.str() + "/b.pt", quiet());
   EXPECT_EQ(a.best_val_esr, b.best_val_esr);
-  EXPECT_EQ(train::predict(c.model, dir.str() + "/a.pt", val.input), train::predict(c.model, dir.str() + "/b.pt", val.input));
+  EXPECT_EQ(train::test_util::predict(c.model, dir.str() + "/a.pt", val.input), train::test_util::predict(c.model, dir.str() + "/b.pt", val.input));
   EXPECT_LT(a.best_val_esr, train::test_util::identity_esr(val));
 }
 

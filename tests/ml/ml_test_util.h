@@ -6,6 +6,9 @@
 #include <string>
 #include <vector>
 
+#include <torch/torch.h>
+
+#include "amp_model.h"
 #include "trainer.h"
 
 namespace cadenza::train::test_util {
@@ -45,6 +48,17 @@ inline TrainCallbacks quiet(int* epochs_seen = nullptr, int cancel_after_batches
   auto batches = std::make_shared<int>(0);
   cb.cancelled = [batches, cancel_after_batches] { return cancel_after_batches >= 0 && (*batches)++ >= cancel_after_batches; };
   return cb;
+}
+
+// Runs a saved model over `input` (normalised units; stateful, chunked).
+inline std::vector<float> predict(const amp::ModelSpec& spec, const std::string& model_path,
+                                  const std::vector<float>& input) {
+  amp::AmpModel model(spec);
+  model.load(model_path, torch::kCPU);
+  model.module()->eval();
+  const auto x = torch::from_blob(const_cast<float*>(input.data()), {static_cast<int64_t>(input.size())}, torch::kFloat32);
+  const auto y = model.predict(x, torch::kCPU).contiguous();
+  return std::vector<float>(y.data_ptr<float>(), y.data_ptr<float>() + y.numel());
 }
 
 }  // namespace cadenza::train::test_util

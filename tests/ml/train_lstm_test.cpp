@@ -18,6 +18,7 @@ namespace {
 using amp::esr;
 using amp::esr_dc_loss;
 using amp::SequenceLstm;
+using test_util::predict;
 using test_util::quiet;
 using test_util::toy;
 
