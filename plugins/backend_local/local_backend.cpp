@@ -11,7 +11,9 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "cadenza/sdk/error.h"
 #include "cadenza/sdk/export.h"
@@ -63,7 +65,39 @@ int positive_int(const json& v, const std::string& field, int min) {
   return static_cast<int>(v.get<int64_t>());
 }
 
-void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
+std::string host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "localhost";
+  return name;
+}
+
+// Field 22 of /proc/<pid>/stat: the start time that tells a process apart
+// from a later one that reuses its pid.
+uint64_t start_ticks_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  if (!std::getline(in, stat)) return 0;
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(close + 1));
+  std::string field;
+  for (int k = 3; k <= 22; ++k)
+    if (!(rest >> field)) return 0;
+  return std::strtoull(field.c_str(), nullptr, 10);
+}
+
+constexpr const char* kJobFile = "/local-job.json";
+
+sdk::JobUpdate update(const sdk::JobHandle& handle, sdk::JobState state,
+                      sdk::Outcome outcome = sdk::Outcome::kSucceeded, std::string message = "") {
+  sdk::JobUpdate u;
+  u.handle = handle;
+  u.state = state;
+  u.outcome = outcome;
+  u.node = host_name();
+  u.message = std::move(message);
+  return u;
+}
 
 }  // namespace
 
@@ -100,11 +134,11 @@ LocalConfig parse_local_config(const std::string& config_json) {
 }
 
 LocalBackend::~LocalBackend() {
-  // The orchestrator cancels and reaps jobs before it lets go of us; anything
-  // still running here is killed rather than leaked.
-  for (auto& [id, job] : running_) {
-    ::kill(-job.pid, SIGKILL);
-    ::waitpid(job.pid, nullptr, 0);
+  // The orchestrator cancels and waits for its jobs before it lets go of us;
+  // what is still running here was adopted or deliberately left to run on
+  // (a driver that is stopping without cancelling): it is left alone.
+  for (auto& [handle, job] : running_) {
+    if (!job.adopted) ::waitpid(job.pid, nullptr, WNOHANG);
     close_fds(job);
   }
 }
@@ -114,7 +148,7 @@ void LocalBackend::configure(const std::string& config_json, sdk::BackendHost& h
   host_ = &host;
 }
 
-sdk::JobId LocalBackend::submit(const sdk::JobRequest& request) {
+sdk::JobHandle LocalBackend::submit(const sdk::JobRequest& request) {
   if (request.argv.empty() || request.argv[0].empty() || request.argv[0][0] != '/')
     throw sdk::PluginError("job '" + request.name + "' has no absolute command path");
   if (request.resources.gpus > config_.gpus)
@@ -123,10 +157,57 @@ sdk::JobId LocalBackend::submit(const sdk::JobRequest& request) {
                            "offers " + std::to_string(config_.gpus) +
                            " (set [backends.local] gpus, or run it on another backend)");
   Job job;
-  job.id = next_id_++;
+  // The attempt's directory is unique and durable: a handle another process can follow.
+  job.handle = host_name() + ":" +
+               (request.run_dir.empty() ? "job-" + std::to_string(::getpid()) + "-" +
+                                              std::to_string(next_seq_++)
+                                        : request.run_dir);
+  for (const auto& q : queued_)
+    if (q.handle == job.handle) throw sdk::PluginError("job " + job.handle + " is already queued");
   job.request = request;
   queued_.push_back(std::move(job));
-  return queued_.back().id;
+  return queued_.back().handle;
+}
+
+void LocalBackend::attach(const std::vector<sdk::JobHandle>& handles) {
+  for (const auto& handle : handles) {
+    const size_t colon = handle.find(':');
+    if (colon == std::string::npos) throw sdk::PluginError("'" + handle + "' is not a backend_local job handle");
+    const std::string host = handle.substr(0, colon), dir = handle.substr(colon + 1);
+    if (host != host_name())
+      throw sdk::PluginError("job " + handle + " runs on host " + host +
+                             "; backend_local can follow it only from there");
+    if (running_.count(handle)) continue;
+    json j;
+    try {
+      std::ifstream in(dir + kJobFile);
+      if (!in) {  // never started: it was queued in a process that is gone
+        pending_updates_.push_back(update(handle, sdk::JobState::kFinished, sdk::Outcome::kNotRun,
+                                          "it was still queued in a process that is gone"));
+        continue;
+      }
+      j = json::parse(in);
+    } catch (const std::exception& e) {
+      throw sdk::PluginError("cannot read " + dir + kJobFile + ": " + e.what());
+    }
+    Job job;
+    job.handle = handle;
+    job.adopted = true;
+    job.pid = j.at("pid").get<pid_t>();
+    job.request.log_path = dir + "/log.txt";
+    job.pidfd = static_cast<int>(::syscall(SYS_pidfd_open, job.pid, 0));
+    if (job.pidfd < 0 || start_ticks_of(job.pid) != j.at("start_ticks").get<uint64_t>()) {
+      if (job.pidfd >= 0) ::close(job.pidfd);
+      auto u = update(handle, sdk::JobState::kFinished, sdk::Outcome::kFailed, "exit status unknown");
+      pending_updates_.push_back(u);
+      continue;
+    }
+    job.log_fd = ::open(job.request.log_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (job.log_fd >= 0) ::lseek(job.log_fd, 0, SEEK_END);  // new output only
+    job.started_at = Clock::now();
+    pending_updates_.push_back(update(handle, sdk::JobState::kRunning));
+    running_.emplace(handle, std::move(job));
+  }
 }
 
 bool LocalBackend::fits(const sdk::Resources& r) const {
@@ -150,11 +231,11 @@ void LocalBackend::start_ready_jobs(std::vector<sdk::JobUpdate>& updates) {
     cpus_used_ += std::min(r.cpus, config_.cpus);
     gpus_used_ += r.gpus;
     mem_used_ += std::min(r.mem_bytes, config_.mem_bytes);
-    const sdk::JobId id = job.id;
-    auto& placed = running_.emplace(id, std::move(job)).first->second;
+    const sdk::JobHandle handle = job.handle;
+    auto& placed = running_.emplace(handle, std::move(job)).first->second;
     try {
       start(placed);
-      updates.push_back({id, sdk::JobState::kRunning, 0, 0, ""});
+      updates.push_back(update(handle, sdk::JobState::kRunning));
       if (r.cpus > config_.cpus)
         emit_line(placed, "note: asks for " + std::to_string(r.cpus) + " cpus; this backend has " +
                               std::to_string(config_.cpus));
@@ -163,8 +244,8 @@ void LocalBackend::start_ready_jobs(std::vector<sdk::JobUpdate>& updates) {
       gpus_used_ -= r.gpus;
       mem_used_ -= std::min(r.mem_bytes, config_.mem_bytes);
       close_fds(placed);
-      running_.erase(id);
-      updates.push_back({id, sdk::JobState::kFailed, 0, 0, e.what()});
+      running_.erase(handle);
+      updates.push_back(update(handle, sdk::JobState::kFinished, sdk::Outcome::kFailed, e.what()));
     }
   }
 }
@@ -172,18 +253,17 @@ void LocalBackend::start_ready_jobs(std::vector<sdk::JobUpdate>& updates) {
 void LocalBackend::start(Job& job) {
   const auto& req = job.request;
   std::filesystem::create_directories(std::filesystem::path(req.log_path).parent_path());
-  job.log_fd = ::open(req.log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (job.log_fd < 0)
-    throw sdk::PluginError("cannot open log " + req.log_path + ": " + std::strerror(errno));
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0)
-    throw sdk::PluginError(std::string("cannot create a pipe: ") + std::strerror(errno));
+  // The job writes its log itself: it must not depend on this process (a
+  // pipe would kill it with SIGPIPE when we go away).
+  const int out = ::open(req.log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+  if (out < 0) throw sdk::PluginError("cannot open log " + req.log_path + ": " + std::strerror(errno));
+  job.log_fd = ::open(req.log_path.c_str(), O_RDONLY | O_CLOEXEC);
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 2);
+  posix_spawn_file_actions_adddup2(&actions, out, 1);
+  posix_spawn_file_actions_adddup2(&actions, out, 2);
   posix_spawn_file_actions_addchdir_np(&actions, req.workdir.c_str());
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
@@ -195,6 +275,7 @@ void LocalBackend::start(Job& job) {
   sigaddset(&defaults, SIGINT);
   sigaddset(&defaults, SIGTERM);
   sigaddset(&defaults, SIGPIPE);
+  sigaddset(&defaults, SIGUSR1);
   posix_spawnattr_setsigdefault(&attr, &defaults);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF);
 
@@ -217,40 +298,30 @@ void LocalBackend::start(Job& job) {
   const int rc = ::posix_spawn(&job.pid, argv[0], &actions, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
-  ::close(pipe_fds[1]);
-  if (rc != 0) {
-    ::close(pipe_fds[0]);
+  ::close(out);
+  if (rc != 0)
     throw sdk::PluginError("cannot start " + req.argv[0] + " in " + req.workdir + ": " +
                            std::strerror(rc));
-  }
-  job.out_fd = pipe_fds[0];
-  set_nonblocking(job.out_fd);
   job.pidfd = static_cast<int>(::syscall(SYS_pidfd_open, job.pid, 0));
   job.started_at = Clock::now();
+  if (!req.run_dir.empty()) {
+    // For attach() from another process: which process runs this job.
+    std::ofstream(req.run_dir + kJobFile)
+        << json{{"host", host_name()}, {"pid", job.pid}, {"start_ticks", start_ticks_of(job.pid)}}.dump();
+  }
 }
 
 void LocalBackend::emit_line(Job& job, std::string_view line) {
-  if (config_.echo && host_) host_->job_output(job.id, line);
+  if (config_.echo && host_) host_->job_output(job.handle, line);
 }
 
-void LocalBackend::read_output(Job& job, bool drain) {
+// New bytes of the job's log, split into lines for the terminal.
+void LocalBackend::read_output(Job& job) {
   char buf[65536];
-  while (job.out_fd >= 0) {
-    const ssize_t n = ::read(job.out_fd, buf, sizeof buf);
+  while (job.log_fd >= 0) {
+    const ssize_t n = ::read(job.log_fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      if (n == 0 || errno != EAGAIN) {
-        ::close(job.out_fd);
-        job.out_fd = -1;
-      }
-      break;
-    }
-    size_t off = 0;
-    while (off < static_cast<size_t>(n)) {
-      const ssize_t w = ::write(job.log_fd, buf + off, static_cast<size_t>(n) - off);
-      if (w <= 0) break;  // a full disk loses log text, never the job
-      off += static_cast<size_t>(w);
-    }
+    if (n <= 0) break;
     job.partial_line.append(buf, static_cast<size_t>(n));
     size_t start = 0, nl;
     while ((nl = job.partial_line.find('\n', start)) != std::string::npos) {
@@ -262,12 +333,11 @@ void LocalBackend::read_output(Job& job, bool drain) {
       emit_line(job, job.partial_line);
       job.partial_line.clear();
     }
-    if (!drain) break;
   }
 }
 
 void LocalBackend::close_fds(Job& job) {
-  for (int* fd : {&job.pidfd, &job.out_fd, &job.log_fd})
+  for (int* fd : {&job.pidfd, &job.log_fd})
     if (*fd >= 0) {
       ::close(*fd);
       *fd = -1;
@@ -275,21 +345,26 @@ void LocalBackend::close_fds(Job& job) {
 }
 
 void LocalBackend::reap(Job& job, std::vector<sdk::JobUpdate>& updates) {
-  int status = 0;
-  if (::waitpid(job.pid, &status, WNOHANG) != job.pid) return;
-  read_output(job, /*drain=*/true);
+  sdk::JobUpdate u = update(job.handle, sdk::JobState::kFinished);
+  if (job.adopted) {
+    // Not our child: it is over when its pidfd is readable (or it is gone).
+    pollfd p{job.pidfd, POLLIN, 0};
+    if (job.pidfd >= 0 && ::poll(&p, 1, 0) == 0) return;
+    u.outcome = sdk::Outcome::kFailed;  // unknown; the engine reads the result file
+    u.message = "exit status unknown (started by an earlier process)";
+  } else {
+    int status = 0;
+    if (::waitpid(job.pid, &status, WNOHANG) != job.pid) return;
+    if (WIFSIGNALED(status)) u.signal = WTERMSIG(status);
+    else u.exit_code = WEXITSTATUS(status);
+    if (u.signal || u.exit_code != 0) u.outcome = sdk::Outcome::kFailed;
+  }
+  read_output(job);
   if (!job.partial_line.empty()) emit_line(job, job.partial_line);
   job.partial_line.clear();
-  sdk::JobUpdate u{job.id, sdk::JobState::kSucceeded, 0, 0, ""};
-  if (WIFSIGNALED(status)) {
-    u.signal = WTERMSIG(status);
-    u.state = job.cancel_requested ? sdk::JobState::kCancelled : sdk::JobState::kFailed;
-  } else {
-    u.exit_code = WEXITSTATUS(status);
-    if (u.exit_code != 0)
-      u.state = job.cancel_requested ? sdk::JobState::kCancelled : sdk::JobState::kFailed;
-  }
-  if (u.state != sdk::JobState::kSucceeded) u.message = job.cancel_reason;
+  if (job.timed_out) u.outcome = sdk::Outcome::kTimedOut;
+  else if (job.cancel_requested && u.outcome != sdk::Outcome::kSucceeded) u.outcome = sdk::Outcome::kCancelled;
+  if (u.outcome != sdk::Outcome::kSucceeded && !job.cancel_reason.empty()) u.message = job.cancel_reason;
   // Stray grandchildren left in the job's group must not outlive it.
   ::kill(-job.pid, SIGKILL);
   updates.push_back(u);
@@ -297,11 +372,10 @@ void LocalBackend::reap(Job& job, std::vector<sdk::JobUpdate>& updates) {
 
 void LocalBackend::enforce_deadlines() {
   const auto now = Clock::now();
-  for (auto& [id, job] : running_) {
+  for (auto& [handle, job] : running_) {
     const auto limit = job.request.resources.time_limit_s;
     if (!job.cancel_requested && !job.timed_out && limit > 0 &&
         now - job.started_at > std::chrono::seconds(limit)) {
-      // A timeout is a failure, not a cancel: stop it the same way, report it as failed.
       job.timed_out = true;
       job.cancel_reason = "exceeded its time limit of " + std::to_string(limit) + " s";
       ::kill(-job.pid, SIGTERM);
@@ -321,36 +395,26 @@ std::vector<sdk::JobUpdate> LocalBackend::wait(int timeout_ms) {
   if (running_.empty()) return updates;
 
   std::vector<pollfd> fds;
-  std::vector<sdk::JobId> owner;
-  for (auto& [id, job] : running_) {
-    if (job.out_fd >= 0) {
-      fds.push_back({job.out_fd, POLLIN, 0});
-      owner.push_back(id);
-    }
-    if (job.pidfd >= 0) {
-      fds.push_back({job.pidfd, POLLIN, 0});
-      owner.push_back(id);
-    }
-  }
-  // Wake at least every 100 ms for kill deadlines, time limits and, where
-  // pidfds are unavailable, to reap children.
+  for (auto& [handle, job] : running_)
+    if (job.pidfd >= 0) fds.push_back({job.pidfd, POLLIN, 0});
+  // Wake at least every 100 ms for log output, kill deadlines and time
+  // limits (a log file, unlike a pipe, cannot be polled for new data).
   const int wait_ms = updates.empty() ? std::min(timeout_ms, 100) : 0;
-  const int ready = ::poll(fds.data(), fds.size(), wait_ms);
-  if (ready > 0)
-    for (size_t k = 0; k < fds.size(); ++k)
-      if (fds[k].revents && fds[k].fd == running_.at(owner[k]).out_fd)
-        read_output(running_.at(owner[k]), /*drain=*/false);
+  ::poll(fds.data(), fds.size(), wait_ms);
   for (auto it = running_.begin(); it != running_.end();) {
+    read_output(it->second);
     const size_t before = updates.size();
     reap(it->second, updates);
     if (updates.size() == before) {
       ++it;
       continue;
     }
-    const sdk::Resources& r = it->second.request.resources;
-    cpus_used_ -= std::min(r.cpus, config_.cpus);
-    gpus_used_ -= r.gpus;
-    mem_used_ -= std::min(r.mem_bytes, config_.mem_bytes);
+    if (!it->second.adopted) {
+      const sdk::Resources& r = it->second.request.resources;
+      cpus_used_ -= std::min(r.cpus, config_.cpus);
+      gpus_used_ -= r.gpus;
+      mem_used_ -= std::min(r.mem_bytes, config_.mem_bytes);
+    }
     close_fds(it->second);
     it = running_.erase(it);
   }
@@ -359,14 +423,15 @@ std::vector<sdk::JobUpdate> LocalBackend::wait(int timeout_ms) {
   return updates;
 }
 
-void LocalBackend::cancel(sdk::JobId id) {
+void LocalBackend::cancel(const sdk::JobHandle& handle) {
   for (auto it = queued_.begin(); it != queued_.end(); ++it)
-    if (it->id == id) {
+    if (it->handle == handle) {
       queued_.erase(it);
-      pending_updates_.push_back({id, sdk::JobState::kCancelled, 0, 0, "cancelled before start"});
+      pending_updates_.push_back(update(handle, sdk::JobState::kFinished, sdk::Outcome::kNotRun,
+                                        "cancelled before it started"));
       return;
     }
-  auto it = running_.find(id);
+  auto it = running_.find(handle);
   if (it == running_.end()) return;
   Job& job = it->second;
   if (job.cancel_requested) {  // asked twice: no more grace
@@ -382,6 +447,6 @@ void LocalBackend::cancel(sdk::JobId id) {
 
 }  // namespace cadenza::backend_local
 
-CADENZA_BACKEND_PLUGIN(cadenza::backend_local::LocalBackend, "backend_local", "1.0.0",
+CADENZA_BACKEND_PLUGIN(cadenza::backend_local::LocalBackend, "backend_local", "2.0.0",
                        "Runs stages as child processes on this machine, bounded by -j and "
-                       "declared cpus/gpus/mem")
+                       "declared cpus/gpus/mem; jobs outlive the process that started them")

@@ -13,6 +13,16 @@
 // that do fit go first. Each child gets its own process group, so Ctrl-C in
 // the terminal reaches only the orchestrator, which then cancels jobs here:
 // SIGTERM to the group, SIGKILL after kill_grace_s.
+//
+// Jobs outlive this process: a job writes its output straight into its log
+// file (the backend tails the file for the terminal), so it keeps running
+// when the process that started it is killed. Its handle is
+// "<host>:<attempt dir>", and at start the backend writes local-job.json
+// ({host, pid, start_ticks}) into that directory; attach() reads it and
+// follows the job through a pidfd, so a later process can wait for it or
+// cancel it. The exit status of an attached job is not knowable (it is not
+// our child): it is reported with exit_code -1 and the engine reads the
+// job's result file.
 #pragma once
 
 #include <sys/types.h>
@@ -45,19 +55,20 @@ class LocalBackend : public sdk::Backend {
 
   void configure(const std::string& config_json, sdk::BackendHost& host) override;
   bool handles_dependencies() const override { return false; }
-  sdk::JobId submit(const sdk::JobRequest& request) override;
+  sdk::JobHandle submit(const sdk::JobRequest& request) override;
+  void attach(const std::vector<sdk::JobHandle>& handles) override;
   std::vector<sdk::JobUpdate> wait(int timeout_ms) override;
-  void cancel(sdk::JobId id) override;
+  void cancel(const sdk::JobHandle& handle) override;
 
  private:
   using Clock = std::chrono::steady_clock;
   struct Job {
-    sdk::JobId id = 0;
+    sdk::JobHandle handle;
     sdk::JobRequest request;
     pid_t pid = -1;
+    bool adopted = false;  // started by another process: not our child
     int pidfd = -1;
-    int out_fd = -1;
-    int log_fd = -1;
+    int log_fd = -1;       // read side: tails the job's log for the terminal
     std::string partial_line;
     Clock::time_point started_at;
     bool cancel_requested = false;
@@ -70,7 +81,7 @@ class LocalBackend : public sdk::Backend {
   bool fits(const sdk::Resources& r) const;
   void start_ready_jobs(std::vector<sdk::JobUpdate>& updates);
   void start(Job& job);
-  void read_output(Job& job, bool drain);
+  void read_output(Job& job);
   void emit_line(Job& job, std::string_view line);
   void reap(Job& job, std::vector<sdk::JobUpdate>& updates);
   void enforce_deadlines();
@@ -78,9 +89,9 @@ class LocalBackend : public sdk::Backend {
 
   LocalConfig config_;
   sdk::BackendHost* host_ = nullptr;
-  sdk::JobId next_id_ = 1;
+  uint64_t next_seq_ = 1;
   std::deque<Job> queued_;
-  std::map<sdk::JobId, Job> running_;
+  std::map<sdk::JobHandle, Job> running_;
   std::vector<sdk::JobUpdate> pending_updates_;
   int cpus_used_ = 0, gpus_used_ = 0;
   uint64_t mem_used_ = 0;

@@ -77,9 +77,10 @@ class TensorBoardSink : public sdk::MetricSink {
              int64_t step) override {
     write(audio_event(now_s(), step, tag, samples, frames, channels, sample_rate));
   }
-  void close(sdk::RunOutcome outcome) override {
-    write(session_end_event(now_s(), outcome == sdk::RunOutcome::kSucceeded ? SessionStatus::kSuccess
-                                                                           : SessionStatus::kFailure));
+  void close(sdk::Outcome outcome) override {
+    // TensorBoard knows only success and failure for a finished session.
+    write(session_end_event(now_s(), outcome == sdk::Outcome::kSucceeded ? SessionStatus::kSuccess
+                                                                        : SessionStatus::kFailure));
     writer_.reset();
   }
 

@@ -24,7 +24,7 @@ TEST(RunE2E, RunsAPipelineAndWritesOutputs) {
   EXPECT_THAT(r.output, HasSubstr("[a] "));
   EXPECT_THAT(r.output, HasSubstr("mode copy"));
   EXPECT_THAT(r.output, HasSubstr("cadenza: 2 ran"));
-  EXPECT_EQ(ws.result("b")["status"], "succeeded");
+  EXPECT_EQ(ws.result("b")["outcome"], "succeeded");
   EXPECT_THAT(ws.read(".cadenza/runs/latest/a/log.txt"), HasSubstr("mode copy"));
   EXPECT_THAT(ws.read(".cadenza/runs/latest/a/metrics.jsonl"), HasSubstr("\"tag\":\"test/length\""));
   auto spec = nlohmann::json::parse(ws.read(".cadenza/runs/latest/a/spec.json"));
@@ -57,7 +57,7 @@ TEST(RunE2E, FailingStageStopsDownstreamAndLeavesNoOutput) {
   EXPECT_THAT(r.output, HasSubstr("0 ran, 1 failed, 1 not run"));
   EXPECT_FALSE(ws.exists("build/a.txt"));  // the partial write stayed in staging and was removed
   EXPECT_TRUE(fs::is_empty(ws.path() / "build"));
-  EXPECT_EQ(ws.result("a")["status"], "failed");
+  EXPECT_EQ(ws.result("a")["outcome"], "failed");
 }
 
 TEST(RunE2E, AFailedRerunKeepsThePreviousCompleteOutput) {
@@ -113,7 +113,7 @@ TEST(RunE2E, CtrlCCancelsRunningStagesCleanly) {
   EXPECT_EQ(r.exit_code, 130) << r.output;
   EXPECT_THAT(r.output, HasSubstr("interrupted; cancelling running stages"));
   EXPECT_THAT(r.output, HasSubstr("[slow] cancelled after"));
-  EXPECT_EQ(ws.result("slow")["status"], "cancelled");
+  EXPECT_EQ(ws.result("slow")["outcome"], "cancelled");
   EXPECT_FALSE(ws.exists("build/slow.txt"));
   EXPECT_FALSE(ws.exists("build/after.txt"));
 }
@@ -165,7 +165,7 @@ TEST(RunE2E, PluginWithWrongAbiIsRefusedWithVersions) {
   Workspace ws("[stages.a]\nplugin = \"bad_abi\"\nouts = { o = \"o\" }\n");
   auto r = ws.cadenza({"run"});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.output, HasSubstr("built for Cadenza SDK ABI version 999, but this engine needs version 1"));
+  EXPECT_THAT(r.output, HasSubstr("built for Cadenza SDK ABI version 999, but this engine needs version 2"));
 }
 
 TEST(RunE2E, StageThatIsNotAStageKind) {
@@ -175,7 +175,7 @@ TEST(RunE2E, StageThatIsNotAStageKind) {
 
 TEST(RunE2E, ExecStageRejectsABadSpec) {
   test::TempDir dir;
-  dir.write("spec.json", R"({"spec_version": 1, "run_id": 5})");
+  dir.write("spec.json", R"({"spec_version": 2, "run_id": 5})");
   auto r = run_cadenza(dir.str(), {"exec-stage", "spec.json"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.output, HasSubstr("spec.json: invalid job spec: field 'run_id'"));
@@ -198,7 +198,7 @@ TEST(CliE2E, PluginsListsKindNameVersionAbiAndPath) {
   test::TempDir dir;
   auto r = run_cadenza(dir.str(), {"plugins"});
   EXPECT_THAT(r.output, HasSubstr("backend  backend_local"));
-  EXPECT_THAT(r.output, HasSubstr("stage    stage_test_worker        0.1.0      1"));
+  EXPECT_THAT(r.output, HasSubstr("stage    stage_test_worker        0.1.0      2"));
   EXPECT_THAT(r.output, HasSubstr("warning: " + test::test_plugin_dir() + "/cadenza-stage_bad_abi.so"));
   EXPECT_EQ(r.exit_code, 1);  // the broken test libraries are reported
   auto info = run_cadenza(dir.str(), {"plugins", "info", "test_worker"});

@@ -6,6 +6,8 @@
 
 #if BROKEN_KIND == 1  // built for a future SDK ABI
 #define TEST_ABI 999u
+#elif BROKEN_KIND == 8  // a backend built for SDK ABI 1 (backend API v1)
+#define TEST_ABI 1u
 #else
 #define TEST_ABI CADENZA_SDK_ABI_VERSION
 #endif
@@ -22,7 +24,7 @@ extern "C" CADENZA_API_EXPORT int some_unrelated_function(void) { return 42; }
 extern "C" CADENZA_API_EXPORT const cadenza_plugin_info* cadenza_get_plugin_info(void) {
   static const cadenza_plugin_info info = {
       BROKEN_KIND == 5 ? 0x12345678u : CADENZA_PLUGIN_MAGIC,
-      TEST_ABI, "stage", "stage_broken", "0.0.1", "a broken plugin", TEST_STDLIB,
+      TEST_ABI, BROKEN_KIND == 8 ? "backend" : "stage", BROKEN_KIND == 8 ? "backend_old" : "stage_broken", "0.0.1", "a broken plugin", TEST_STDLIB,
       CADENZA_COMPILER_ID};
   return &info;
 }

@@ -32,6 +32,7 @@ class TestWorker : public cadenza::sdk::Stage {
         ParamSpec::Bool("upper", false, "upper-case the copy"),
         ParamSpec::StringList("tags", {}, "a list param"),
         ParamSpec::Integer("epochs", 0, "emit this many epochs of scalars, text and audio"),
+        ParamSpec::String("trace", "", "append a line per execution to this file (to count them)"),
     };
   }
 
@@ -39,6 +40,8 @@ class TestWorker : public cadenza::sdk::Stage {
     const auto p = cadenza::sdk::Params::parse(ctx);
     const std::string mode = p.get<std::string>("mode");
     ctx.log(cadenza::sdk::LogLevel::kInfo, "mode " + mode);
+    if (const auto trace = p.get<std::string>("trace"); !trace.empty())
+      std::ofstream(trace, std::ios::app) << ctx.stage_name() << "\n";
     const auto sleep_ms = p.get<int64_t>("sleep_ms");
     for (int64_t waited = 0; waited < sleep_ms && !ctx.cancelled(); waited += 10)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));

@@ -29,7 +29,7 @@ TEST(PluginLibrary, LoadsAGoodPluginAndCreatesAStage) {
   EXPECT_EQ(stage->params().front().name, "mode");
   stage.reset();
   auto again = PluginLibrary::load(lib("test_worker"));
-  EXPECT_EQ(again->create_stage()->params().size(), 7u);
+  EXPECT_EQ(again->create_stage()->params().size(), 8u);
 }
 
 TEST(PluginLibrary, AnExceptionFromAPluginOutlivesItsObjects) {
@@ -46,7 +46,16 @@ TEST(PluginLibrary, AnExceptionFromAPluginOutlivesItsObjects) {
 TEST(PluginLibrary, RefusesWrongSdkAbiNamingBothVersions) {
   const std::string msg = error_of([] { PluginLibrary::load(lib("bad_abi")); });
   EXPECT_THAT(msg, HasSubstr(lib("bad_abi") + " was built for Cadenza SDK ABI version 999, but "
-                             "this engine needs version 1"));
+                             "this engine needs version 2"));
+  EXPECT_THAT(msg, HasSubstr("rebuild the plugin against this engine's SDK"));
+}
+
+TEST(PluginLibrary, RefusesAVersion1BackendSayingHowToPortIt) {
+  const std::string path = test::test_plugin_dir() + "/cadenza-backend_v1_backend.so";
+  const std::string msg = error_of([&] { PluginLibrary::load(path); });
+  EXPECT_THAT(msg, HasSubstr("built for Cadenza SDK ABI version 1, but this engine needs version 2"));
+  EXPECT_THAT(msg, HasSubstr("--clean-first"));
+  EXPECT_THAT(msg, HasSubstr("porting to backend API v2"));
 }
 
 TEST(PluginLibrary, RefusesAnotherStandardLibraryAbi) {
@@ -102,7 +111,7 @@ TEST(PluginCatalog, DescribesInAChildProcessAndCachesByIdentity) {
     PluginCatalog catalog(cache, test::cadenza_binary());
     const PluginMeta& meta = catalog.describe(lib("test_worker"));
     EXPECT_EQ(meta.info.name, "stage_test_worker");
-    ASSERT_EQ(meta.params.size(), 7u);
+    ASSERT_EQ(meta.params.size(), 8u);
     EXPECT_EQ(meta.params[0].choices.size(), 8u);
     EXPECT_TRUE(meta.params[1].has_bounds);
     catalog.save();

@@ -1,5 +1,7 @@
 #include "fs_util.h"
 
+#include <cstdlib>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -123,6 +125,9 @@ void remove_all_quietly(const fs::path& path) {
 }
 
 fs::path current_executable() {
+  // Set by programs that use the engine as a library (its tests) to name
+  // the cadenza binary that jobs and helper processes must run.
+  if (const char* binary = std::getenv("CADENZA_EXECUTABLE"); binary && *binary) return binary;
   std::error_code ec;
   fs::path p = fs::read_symlink("/proc/self/exe", ec);
   if (ec) throw Error("cannot find the cadenza executable (/proc/self/exe): " + ec.message());

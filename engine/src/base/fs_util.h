@@ -43,7 +43,9 @@ bool path_within(std::string_view inner, std::string_view outer);
 // Removes a file or directory tree if it exists; never throws.
 void remove_all_quietly(const fs::path& path);
 
-// Absolute path of the running executable (/proc/self/exe).
+// Absolute path of the cadenza binary: $CADENZA_EXECUTABLE when set (a test
+// or tool that links the engine names the real binary), else this process's
+// own executable (/proc/self/exe). Jobs and helper processes run it.
 fs::path current_executable();
 
 }  // namespace cadenza

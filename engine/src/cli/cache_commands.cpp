@@ -55,6 +55,14 @@ std::string megabytes(uint64_t bytes) {
   return buf;
 }
 
+// A run whose driver died may still have stages running on their own.
+bool stages_still_running(const RunStatus& run) {
+  for (const auto& [name, st] : run.state)
+    if (st.active() && !st.attempts.empty() && attempt_process_alive(st.attempts.back()).value_or(false))
+      return true;
+  return false;
+}
+
 }  // namespace
 
 int cmd_status(const Args& args) {
@@ -64,7 +72,14 @@ int cmd_status(const Args& args) {
   // While a run is going: its live state, from the files it leaves behind.
   const std::string runs_dir = workflow_state_dir(workflow_arg(cli)) + "/runs";
   auto run = read_run(runs_dir);
-  if (run && run->alive) {
+  if (run && !run->finished && run->superseded_by.empty() && !run->alive() &&
+      !stages_still_running(*run)) {
+    std::cerr << "note: run " << run->run_id() << " ended without finishing (its driver, pid "
+              << run->info.driver.pid << " on " << run->info.driver.host
+              << ", died); `cadenza run` picks up what is left\n";
+    run.reset();
+  }
+  if (run && !run->finished && run->superseded_by.empty()) {
     if (cli.has("--json")) {
       std::cout << live_status_json(*run).dump(2) << "\n";
       return 0;
@@ -72,9 +87,11 @@ int cmd_status(const Args& args) {
     while (true) {
       if (cli.has("-w") && ::isatty(STDOUT_FILENO)) std::cout << "\033[H\033[2J";
       print_live_status(*run);
-      if (!cli.has("-w") || !run->alive) return 0;
+      if (!cli.has("-w") || run->finished || !run->superseded_by.empty() ||
+          (!run->alive() && !stages_still_running(*run)))
+        return 0;
       std::this_thread::sleep_for(std::chrono::seconds(1));
-      run = read_run(runs_dir, run->run_id);
+      run = read_run(runs_dir, run->run_id());
       if (!run) return 0;
       if (!::isatty(STDOUT_FILENO)) std::cout << "\n";
     }

@@ -11,6 +11,10 @@
 #include "plugin_catalog.h"
 #include "plugin_finder.h"
 #include "plugin_scaffold.h"
+#include "run_detach.h"
+#include "run_follower.h"
+#include "run_lock.h"
+#include "run_record.h"
 #include "prepared_workflow.h"
 #include "stage_graph.h"
 #include "workflow_parser.h"
@@ -28,7 +32,8 @@ const std::map<std::string, std::string>& help_texts() {
 usage: cadenza <command> [options]
 
 commands:
-  run [workflow.toml]        run the stages whose inputs changed (default: ./workflow.toml)
+  run [workflow.toml]        run the stages whose inputs changed (default: ./workflow.toml);
+                             --detach leaves it running in the background, --attach follows it
   status [workflow.toml]     the live run (stages, progress, metrics), or which stages are stale and why
   logs [-f] <stage>          a stage's log in the latest run; -f follows it
   cancel <stage> | --all     stop a running stage (or the whole run) from another terminal
@@ -62,12 +67,25 @@ options:
   -k, --keep-going    after a failure, keep running stages that do not need it
   -f, --force         run every selected stage, even if up to date or cached
       --explain       say why each stage runs, is up to date or is restored
+  -d, --detach        return at once; the run goes on in a background driver that
+                      outlives this terminal (watch it: status --watch, logs -f)
+      --attach        follow the workspace's live run here (Ctrl-C stops following)
   -h, --help          this help
 
 A stage runs only when its key changed: the key hashes the plugin (name,
 version, library contents), the stage's resolved params, its deps' contents
 and its outs' paths. A stage whose key is in the run-cache is restored
 instead of run. workflow.lock records what produced what.
+
+A workspace has at most one live run: a second `run` refuses and names it.
+If a run's driver died (kill -9, a crash, a reboot), the next `run` waits for
+its stages that are still running and reuses what they and it finished.
+
+A stage ends as succeeded, failed, timed_out, out_of_memory, preempted,
+node_failure, cancelled or not_run. `retries = N` ([workflow] default, or per
+stage) runs it again after a failure: a time limit with time x
+retry_time_factor (default 2), out of memory with mem x retry_mem_factor; a
+preemption is resubmitted without using a retry; a cancel is never retried.
 
 Ctrl-C cancels running stages (SIGTERM, then SIGKILL after the backend's
 grace period; a second Ctrl-C kills at once) and exits with status 130.
@@ -92,9 +110,13 @@ package. See the plugin author's guide, sdk/README.md.
 )"},
       {"status", R"(usage: cadenza status [workflow.toml] [--json] [-w|--watch]
 
-While a run of the workflow is going: each stage's state (waiting, submitted,
-running with elapsed time, progress and latest metrics, succeeded, up-to-date,
-restored, failed with its error, cancelled, blocked); --watch refreshes every
+While a run of the workflow is going (attached, detached, or with its driver
+dead but stages still running), from any directory and any host sharing the
+workspace: whether its driver lives, each stage's state (waiting, submitted,
+running with elapsed time, progress and latest metrics, or how it ended:
+succeeded, up to date / restored, failed, timed_out, out_of_memory,
+preempted, node_failure, cancelled, not_run, with the error) and every
+attempt of a retried stage; --json for scripts; --watch refreshes every
 second until the run ends.
 Otherwise: for each stage, up to date, restorable from cache, or stale, with
 the reasons ("dep data/x changed", "params.train.lr 0.01 -> 0.005", "plugin
@@ -102,15 +124,18 @@ stage_x rebuilt", "out y is missing"). Loads no plugin and runs nothing.
 )"},
       {"logs", R"(usage: cadenza logs [-f] <stage> [--workflow workflow.toml]
 
-Prints the stage's log from the latest run (.cadenza/runs/latest/<stage>/log.txt);
-with -f keeps following it until the stage is done.
+Prints the log of the stage's latest attempt in the latest run
+(.cadenza/runs/latest/<stage>/log.txt, attempt-N/log.txt for retries); with
+-f keeps following it, across retries, until the stage is done.
 )"},
       {"cancel", R"(usage: cadenza cancel <stage> | --all [--workflow workflow.toml]
 
-Stops a running stage of the live run: the orchestrator asks the stage's
-backend to cancel it (SIGTERM then SIGKILL locally; scancel on SLURM). The
-stage is recorded as cancelled, nothing partial enters the cache, and the
-stages that need it do not run. --all cancels the whole run, like Ctrl-C.
+Stops a running stage of the live run, from any shell: the run's driver asks
+the stage's backend to cancel it (SIGTERM then SIGKILL locally; scancel on
+SLURM). The stage is recorded as cancelled (never retried), nothing partial
+enters the cache, and the stages that need it do not run. --all cancels the
+whole run, like Ctrl-C. If the run's driver is gone, cancel reaches the jobs
+it left through their backends itself.
 )"},
       {"checkout", R"(usage: cadenza checkout [workflow.toml]
 
@@ -151,7 +176,8 @@ objects are missing. Exits 1 if anything is corrupt.
 
 Runs one stage as described by a job spec written by `cadenza run`. Backends
 run this command; you rarely need to. Exit codes: 0 succeeded, 1 failed,
-2 unreadable spec, 3 cancelled. The result is written to <run_dir>/result.json.
+2 unreadable spec, 3 stopped by a signal (cancelled, timed out or preempted:
+result.json says which). The result is written to <run_dir>/result.json.
 )"},
   };
   return texts;
@@ -176,10 +202,42 @@ bool print_help(const std::string& command) {
   return true;
 }
 
+namespace {
+
+[[noreturn]] void refuse_second_run(const std::string& workflow_path, const std::string& state_dir) {
+  auto live = read_run(state_dir + "/runs");
+  std::string who = "another cadenza process";
+  if (live && !live->finished)
+    who = "run " + live->run_id() + " (driver pid " + std::to_string(live->info.driver.pid) + " on " +
+          live->info.driver.host + ")";
+  throw Error(workflow_path + ": this workspace already has a live run, " + who +
+              "; watch it with `cadenza status --watch`, follow it with `cadenza run --attach`, "
+              "or stop it with `cadenza cancel --all`");
+}
+
+// The workspace's run lock; a run whose driver lives on another host (its
+// heartbeat is recent) counts as live too, since flock may not reach there.
+RunLock take_run_lock(const std::string& workflow_path, const std::string& state_dir,
+                      const std::string& run_id) {
+  auto lock = RunLock::try_acquire(state_dir, run_id);
+  if (!lock) refuse_second_run(workflow_path, state_dir);
+  auto latest = read_run(state_dir + "/runs");
+  if (latest && latest->driver == DriverState::kRemote) refuse_second_run(workflow_path, state_dir);
+  return std::move(*lock);
+}
+
+RunLock inherited_run_lock() {
+  const char* fd = std::getenv(kRunLockFdVariable);
+  return RunLock::adopt(fd ? std::atoi(fd) : -1);
+}
+
+}  // namespace
+
 int cmd_run(const Args& args) {
   if (wants_help(args)) return print_help("run"), 0;
-  CliArgs cli("run", args, {"-j|--jobs", "-s|--stage"}, {"-k|--keep-going", "-f|--force", "--explain"});
-  cli.expect_at_most(1, "cadenza run [workflow.toml] [-j N] [--stage NAME]");
+  CliArgs cli("run", args, {"-j|--jobs", "-s|--stage", "--as-driver"},
+              {"-k|--keep-going", "-f|--force", "--explain", "-d|--detach", "--attach"});
+  cli.expect_at_most(1, "cadenza run [workflow.toml] [-j N] [--stage NAME] [--detach | --attach]");
   RunOptions options;
   options.workflow_path = workflow_arg(cli);
   options.jobs = cli.get_int("-j", 0, 1);
@@ -187,8 +245,28 @@ int cmd_run(const Args& args) {
   options.keep_going = cli.has("-k");
   options.force = cli.has("-f");
   options.explain = cli.has("--explain");
+  const std::string state_dir = workflow_state_dir(options.workflow_path);
+  if (cli.has("--attach")) {
+    if (cli.has("-d")) throw Error("run: --attach and --detach exclude each other");
+    auto live = read_run(state_dir + "/runs");
+    if (!live || live->finished)
+      throw Error(options.workflow_path + ": no live run to attach to (`cadenza run` starts one)");
+    return follow_run(state_dir + "/runs", live->run_id());
+  }
   install_interrupt_handlers();
+  // Check the whole workflow first: a detached run must fail here, in the
+  // user's terminal, not in a log nobody reads.
   auto prepared = PreparedWorkflow::load(options.workflow_path, options.stages);
+  options.run_id = cli.has("--as-driver") ? cli.get("--as-driver") : make_run_id();
+  options.detached = cli.has("--as-driver");
+  RunLock lock = options.detached ? inherited_run_lock()
+                                  : take_run_lock(options.workflow_path, state_dir, options.run_id);
+  if (cli.has("-d")) {
+    Args forwarded;
+    for (const auto& a : args)
+      if (a != "-d" && a != "--detach") forwarded.push_back(a);
+    return start_detached_driver(forwarded, state_dir, options.run_id, lock);
+  }
   Orchestrator orchestrator(*prepared, options, std::cout);
   return orchestrator.run();
 }

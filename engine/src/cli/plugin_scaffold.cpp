@@ -69,7 +69,7 @@ class @CLASS@ : public cadenza::sdk::MetricSink {
   }
   void text(std::string_view, std::string_view, int64_t) override {}
   void audio(std::string_view, const float*, size_t, int, int, int64_t) override {}
-  void close(cadenza::sdk::RunOutcome) override { out_.close(); }
+  void close(cadenza::sdk::Outcome) override { out_.close(); }
 
  private:
   std::ofstream out_;
@@ -81,9 +81,11 @@ class @CLASS@ : public cadenza::sdk::MetricSink {
 CADENZA_SINK_PLUGIN(@CLASS@, "@NAME@", "0.1.0", "@NAME@: replace this with one line on what it does")
 )";
 
-const char* kBackend = R"(// @NAME@: a Cadenza backend plugin. See the SDK guide (sdk/README.md).
+const char* kBackend = R"(// @NAME@: a Cadenza backend plugin (backend API v2). See the SDK guide (sdk/README.md).
 // This skeleton runs one job at a time as a child process; replace start()
-// and poll() with calls to your scheduler.
+// and the polling in wait() with calls to your scheduler, and return the
+// scheduler's job id as the handle: that is what lets attach() follow a job
+// from another process later.
 #include <cadenza/sdk/backend.h>
 #include <cadenza/sdk/export.h>
 
@@ -105,65 +107,86 @@ class @CLASS@ : public Backend {
  public:
   void configure(const std::string&, BackendHost& host) override { host_ = &host; }
   bool handles_dependencies() const override { return false; }
-  JobId submit(const JobRequest& request) override {
-    queue_.push_back({next_id_, request});
-    return next_id_++;
+  JobHandle submit(const JobRequest& request) override {
+    const JobHandle handle = "job-" + std::to_string(getpid()) + "-" + std::to_string(next_++);
+    queue_.push_back({handle, request});
+    return handle;
+  }
+  // Jobs of an earlier process. A child process cannot be followed by
+  // another process, so this skeleton reports them over with an unknown
+  // exit status; the engine then reads their result files. A scheduler
+  // backend asks the scheduler about each handle instead.
+  void attach(const std::vector<JobHandle>& handles) override {
+    for (const auto& h : handles) {
+      if (h.rfind("job-", 0) != 0) throw PluginError("'" + h + "' is not a job handle of @NAME@");
+      pending_.push_back({h, JobState::kFinished, Outcome::kFailed, -1, 0, "", "exit status unknown"});
+    }
   }
   std::vector<JobUpdate> wait(int timeout_ms) override {
-    std::vector<JobUpdate> updates;
-    if (pid_ < 0 && !queue_.empty()) {
-      current_ = queue_.front();
-      queue_.pop_front();
-      posix_spawn_file_actions_t actions;
-      posix_spawn_file_actions_init(&actions);
-      posix_spawn_file_actions_addopen(&actions, 1, current_.second.log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      posix_spawn_file_actions_adddup2(&actions, 1, 2);
-      posix_spawn_file_actions_addchdir_np(&actions, current_.second.workdir.c_str());
-      std::vector<char*> argv;
-      for (auto& a : current_.second.argv) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      const int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
-      posix_spawn_file_actions_destroy(&actions);
-      if (rc != 0) {
-        pid_ = -1;
-        return {{current_.first, JobState::kFailed, 0, 0, "cannot start the job"}};
-      }
-      updates.push_back({current_.first, JobState::kRunning, 0, 0, ""});
-    }
-    if (pid_ > 0) {
-      int status = 0;
-      for (int waited = 0; waited < timeout_ms; waited += 10) {
-        if (waitpid(pid_, &status, WNOHANG) == pid_) {
-          JobUpdate done{current_.first, JobState::kSucceeded, 0, 0, ""};
-          if (WIFSIGNALED(status)) done = {current_.first, cancelled_ ? JobState::kCancelled : JobState::kFailed, 0, WTERMSIG(status), ""};
-          else if (WEXITSTATUS(status) != 0) done = {current_.first, cancelled_ ? JobState::kCancelled : JobState::kFailed, WEXITSTATUS(status), 0, ""};
-          updates.push_back(done);
-          pid_ = -1;
-          cancelled_ = false;
-          break;
-        }
-        usleep(10000);
-      }
-    }
+    std::vector<JobUpdate> updates = std::move(pending_);
+    pending_.clear();
+    if (pid_ < 0 && !queue_.empty()) start(updates);
+    if (pid_ > 0) reap(timeout_ms, updates);
     return updates;
   }
-  void cancel(JobId id) override {
+  void cancel(const JobHandle& handle) override {
     for (auto it = queue_.begin(); it != queue_.end(); ++it)
-      if (it->first == id) {
+      if (it->first == handle) {
         queue_.erase(it);
+        pending_.push_back({handle, JobState::kFinished, Outcome::kNotRun, -1, 0, "", "cancelled before start"});
         return;
       }
-    if (pid_ > 0 && current_.first == id) {
+    if (pid_ > 0 && running_ == handle) {
       cancelled_ = true;
       kill(pid_, SIGTERM);
     }
   }
 
  private:
+  void start(std::vector<JobUpdate>& updates) {
+    auto [queued_handle, request] = queue_.front();
+    queue_.pop_front();
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    // The job writes its own log: it must survive this process.
+    posix_spawn_file_actions_addopen(&actions, 1, request.log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    posix_spawn_file_actions_addchdir_np(&actions, request.workdir.c_str());
+    std::vector<char*> argv;
+    for (auto& a : request.argv) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    const int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) {
+      pid_ = -1;
+      updates.push_back({queued_handle, JobState::kFinished, Outcome::kFailed, -1, 0, "", "cannot start the job"});
+      return;
+    }
+    running_ = queued_handle;
+    updates.push_back({running_, JobState::kRunning, Outcome::kSucceeded, -1, 0, "", ""});
+  }
+  void reap(int timeout_ms, std::vector<JobUpdate>& updates) {
+    int status = 0;
+    for (int waited = 0; waited < timeout_ms; waited += 10) {
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        JobUpdate done{running_, JobState::kFinished, Outcome::kSucceeded, -1, 0, "", ""};
+        if (WIFSIGNALED(status)) done.signal = WTERMSIG(status);
+        else done.exit_code = WEXITSTATUS(status);
+        if (done.signal || done.exit_code != 0) done.outcome = cancelled_ ? Outcome::kCancelled : Outcome::kFailed;
+        updates.push_back(done);
+        pid_ = -1;
+        cancelled_ = false;
+        return;
+      }
+      usleep(10000);
+    }
+  }
+
   BackendHost* host_ = nullptr;
-  JobId next_id_ = 1;
-  std::deque<std::pair<JobId, JobRequest>> queue_;
-  std::pair<JobId, JobRequest> current_;
+  int next_ = 1;
+  std::deque<std::pair<JobHandle, JobRequest>> queue_;
+  std::vector<JobUpdate> pending_;
+  JobHandle running_;
   pid_t pid_ = -1;
   bool cancelled_ = false;
 };

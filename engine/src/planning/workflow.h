@@ -32,6 +32,14 @@ struct ResourceDecl {
   int64_t time_limit_s = 0;
 };
 
+// How a stage is retried: [workflow] retries / retry_mem_factor /
+// retry_time_factor are the defaults, the same keys in a stage override them.
+struct RetryDecl {
+  int retries = 0;           // further attempts after the first (preemptions do not count)
+  double mem_factor = 2.0;   // out of memory: the next attempt asks for mem x this
+  double time_factor = 2.0;  // time limit: the next attempt asks for time x this
+};
+
 struct StageDecl {
   std::string name;
   SourcePos pos;                          // of the [stages.<name>] header
@@ -42,6 +50,9 @@ struct StageDecl {
   std::map<std::string, PathDecl> deps;   // by name, as the plugin asks for them
   std::map<std::string, PathDecl> outs;
   ResourceDecl resources;
+  std::optional<int> retries;             // override the workflow's RetryDecl
+  std::optional<double> retry_mem_factor;
+  std::optional<double> retry_time_factor;
   std::optional<std::string> backend;     // overrides the workflow's
   nlohmann::json backend_config = nlohmann::json::object();
   std::optional<std::vector<std::string>> sinks;  // overrides the workflow's
@@ -63,12 +74,14 @@ struct Workflow {
   std::string cache_link = "auto";      // how outputs are restored from the cache
   bool cache_shared = false;            // group-writable cache files
   std::string remote;                   // push/pull target (a directory), absolute
+  RetryDecl retry;                      // defaults for every stage
   std::vector<StageDecl> stages;        // in file order
 
   const StageDecl* find_stage(const std::string& name) const;
   // The backend and sinks that apply to a stage after overrides.
   const std::string& backend_for(const StageDecl& stage) const;
   const std::vector<std::string>& sinks_for(const StageDecl& stage) const;
+  RetryDecl retry_for(const StageDecl& stage) const;
   // Where this workflow keeps runs, logs and caches of its own.
   std::string state_dir() const;
 };

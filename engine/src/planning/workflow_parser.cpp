@@ -112,6 +112,20 @@ class Parser {
     return node.value<std::string>().value();
   }
 
+  int retries_at(const toml::node& node, const std::string& what) const {
+    if (!node.is_integer() || node.value<int64_t>().value() < 0 ||
+        node.value<int64_t>().value() > 100)
+      fail(node, what + " must be an integer from 0 to 100 (further attempts after a failure)");
+    return static_cast<int>(node.value<int64_t>().value());
+  }
+
+  double factor_at(const toml::node& node, const std::string& what) const {
+    const auto v = node.value<double>();  // integers convert too
+    if (!(node.is_integer() || node.is_floating_point()) || !v || !(*v >= 1.0 && *v <= 100.0))
+      fail(node, what + " must be a number from 1 to 100 (how much more a retry asks for)");
+    return *v;
+  }
+
   std::vector<std::string> strings_at(const toml::node& node, const std::string& what) const {
     if (!node.is_array()) fail(node, what + " must be an array of strings");
     std::vector<std::string> out;
@@ -154,7 +168,8 @@ class Parser {
   void parse_workflow_table(const toml::table& table) {
     check_keys(table, "[workflow]",
                {"name", "experiment", "backend", "sinks", "plugin_paths", "cache_dir",
-                "cache_link", "cache_shared", "remote"});
+                "cache_link", "cache_shared", "remote", "retries", "retry_mem_factor",
+                "retry_time_factor"});
     for (auto&& [key, value] : table) {
       const std::string k(key.str());
       if (k == "name") wf_.name = string_at(value, "workflow.name");
@@ -169,6 +184,11 @@ class Parser {
         for (auto&& item : *value.as_array())
           wf_.plugin_paths.push_back(dir_path(item, "workflow.plugin_paths entries"));
       }
+      if (k == "retries") wf_.retry.retries = retries_at(value, "workflow.retries");
+      if (k == "retry_mem_factor")
+        wf_.retry.mem_factor = factor_at(value, "workflow.retry_mem_factor");
+      if (k == "retry_time_factor")
+        wf_.retry.time_factor = factor_at(value, "workflow.retry_time_factor");
       if (k == "cache_dir") wf_.cache_dir = dir_path(value, "workflow.cache_dir");
       if (k == "remote") wf_.remote = dir_path(value, "workflow.remote");
       if (k == "cache_link") {
@@ -229,7 +249,8 @@ class Parser {
         fail(node, "stage name '" + name + "' may use only letters, digits, '_' and '-'");
     check_keys(table, where,
                {"plugin", "description", "params", "deps", "outs", "resources", "backend",
-                "backend_config", "sinks", "image"});
+                "backend_config", "sinks", "image", "retries", "retry_mem_factor",
+                "retry_time_factor"});
     const toml::node* plugin = table.get("plugin");
     if (!plugin) fail(node, "stage '" + name + "' has no plugin; add plugin = \"stage_<name>\"");
     stage.plugin = full_plugin_name("stage", string_at(*plugin, where + ".plugin"));
@@ -238,6 +259,11 @@ class Parser {
       const std::string k(key.str());
       if (k == "description") stage.description = string_at(value, where + ".description");
       if (k == "image") stage.image = string_at(value, where + ".image");
+      if (k == "retries") stage.retries = retries_at(value, where + ".retries");
+      if (k == "retry_mem_factor")
+        stage.retry_mem_factor = factor_at(value, where + ".retry_mem_factor");
+      if (k == "retry_time_factor")
+        stage.retry_time_factor = factor_at(value, where + ".retry_time_factor");
       if (k == "params")
         for (auto&& [pk, pv] : table_at(value, where + ".params"))
           stage.params[std::string(pk.str())] = ValueAt{to_json(pv), pos_of(pv, file_)};
@@ -298,6 +324,12 @@ const std::string& Workflow::backend_for(const StageDecl& stage) const {
 
 const std::vector<std::string>& Workflow::sinks_for(const StageDecl& stage) const {
   return stage.sinks ? *stage.sinks : sinks;
+}
+
+RetryDecl Workflow::retry_for(const StageDecl& stage) const {
+  return RetryDecl{stage.retries.value_or(retry.retries),
+                   stage.retry_mem_factor.value_or(retry.mem_factor),
+                   stage.retry_time_factor.value_or(retry.time_factor)};
 }
 
 uint64_t parse_memory_size(const ValueAt& value, const std::string& where) {

@@ -48,8 +48,14 @@ std::shared_ptr<PluginLibrary> PluginLibrary::load_uncached(const std::string& p
   if (raw->abi_version != CADENZA_SDK_ABI_VERSION)
     throw Error(path + " was built for Cadenza SDK ABI version " +
                 std::to_string(raw->abi_version) + ", but this engine needs version " +
-                std::to_string(CADENZA_SDK_ABI_VERSION) +
-                "; rebuild the plugin against this engine's SDK");
+                std::to_string(CADENZA_SDK_ABI_VERSION) + "; rebuild the plugin against this "
+                "engine's SDK: `cmake --build <its build dir> --clean-first` with "
+                "CMAKE_PREFIX_PATH pointing at this Cadenza's install (see sdk/README.md, "
+                "\"Upgrading across SDK ABI versions\")" +
+                (raw->abi_version == 1 && text_or_empty(raw->kind) == "backend"
+                     ? "; a backend also needs porting to backend API v2 (string job handles, "
+                       "attach(); see <cadenza/sdk/backend.h>)"
+                     : ""));
   PluginInfo info;
   info.path = path;
   info.abi_version = raw->abi_version;

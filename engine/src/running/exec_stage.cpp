@@ -15,6 +15,7 @@
 #include "job_spec.h"
 #include "metrics_recorder.h"
 #include "plugin_library.h"
+#include "process_identity.h"
 #include "run_cache.h"
 #include "stage_key.h"
 #include "stage_context.h"
@@ -24,8 +25,20 @@ namespace cadenza {
 namespace {
 
 std::atomic<bool> g_cancel{false};
+// When the first stop signal arrived, in CLOCK_MONOTONIC milliseconds.
+std::atomic<int64_t> g_stop_signal_ms{0};
 
-extern "C" void on_cancel_signal(int) { g_cancel.store(true); }
+int64_t monotonic_ms() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+extern "C" void on_cancel_signal(int) {
+  int64_t none = 0;
+  g_stop_signal_ms.compare_exchange_strong(none, monotonic_ms());  // async-signal-safe
+  g_cancel.store(true);
+}
 
 void install_cancel_handlers() {
   struct sigaction sa {};
@@ -33,6 +46,29 @@ void install_cancel_handlers() {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
+}
+
+// Why the stage was stopped. Every stop arrives as the same SIGTERM (a
+// cancel, a time limit, a preemption on SLURM), so look at what is known:
+// a user's cancel leaves a request file in the run directory before any
+// signal is sent; a signal at the time limit is the limit; anything else
+// came from outside Cadenza (a scheduler making room, an admin's kill).
+sdk::Outcome stop_cause(const JobSpec& spec, int64_t started_ms, std::string* why) {
+  std::error_code ec;
+  if (fs::exists(spec.run_dir + "/cancel-requested", ec)) return sdk::Outcome::kCancelled;
+  const int64_t at = g_stop_signal_ms.load();
+  const double after_s = at > 0 ? static_cast<double>(at - started_ms) / 1000.0 : 0;
+  // Backends stop jobs at their limit give or take their polling interval.
+  if (spec.time_limit_s > 0 && after_s >= static_cast<double>(spec.time_limit_s) - 1.0) {
+    *why = "stopped at its time limit of " + std::to_string(spec.time_limit_s) + " s";
+    return sdk::Outcome::kTimedOut;
+  }
+  char text[160];
+  std::snprintf(text, sizeof text,
+                "stopped by a signal from outside Cadenza after %.1f s (a scheduler's "
+                "preemption, or a kill/scancel not made through `cadenza cancel`)", after_s);
+  *why = text;
+  return sdk::Outcome::kPreempted;
 }
 
 double now_s() {
@@ -77,6 +113,33 @@ Hash128 node_side_key(const JobSpec& spec) {
   return stage_key(in);
 }
 
+// Success: objects first, then the run-cache entry, then the outputs, so an
+// entry that exists always names complete objects.
+void store_and_promote(const JobSpec& spec, const std::map<std::string, std::string>& staging,
+                       const Hash128& key, ContentStore* store, RunCache* runs, LinkMode link,
+                       JobResult& result) {
+  check_outputs_written(spec, staging);
+  if (store) {
+    RunRecord record;
+    record.key = key;
+    record.stage = spec.stage;
+    record.plugin = spec.plugin_name;
+    record.created = now_s();
+    for (const auto& [name, rel] : spec.outs) {
+      result.outs[name] = store->store(staging.at(name), spec.workspace, link);
+      record.outs[name] = result.outs[name];
+      record.paths[name] = rel;
+    }
+    runs->put(record);
+  } else {
+    for (const auto& [name, rel] : spec.outs)
+      result.outs[name] = hash_tree(staging.at(name), [](const std::string& p, const FileStat&) {
+        return hash_file(p);
+      });
+  }
+  promote_outputs(spec, staging);
+}
+
 }  // namespace
 
 std::string staging_path_for(const std::string& final_path, const std::string& run_id) {
@@ -98,6 +161,7 @@ int exec_stage(const std::string& spec_path) {
     return kExitBadSpec;
   }
   install_cancel_handlers();
+  const int64_t started_ms = monotonic_ms();
 
   JobResult result;
   result.started_at = now_s();
@@ -105,13 +169,13 @@ int exec_stage(const std::string& spec_path) {
   for (const auto& [name, rel] : spec.outs)
     staging[name] = staging_path_for(spec.workspace + "/" + rel, spec.run_id);
 
-  auto finish = [&](const std::string& status, const std::string& error) {
-    result.status = status;
+  auto finish = [&](sdk::Outcome outcome, const std::string& error) {
+    result.outcome = outcome;
     result.error = error;
     result.finished_at = now_s();
     struct rusage usage {};
     if (getrusage(RUSAGE_SELF, &usage) == 0) result.peak_rss_mb = static_cast<double>(usage.ru_maxrss) / 1024.0;  // KiB
-    if (status != "succeeded")
+    if (outcome != sdk::Outcome::kSucceeded)
       for (const auto& [name, path] : staging) remove_all_quietly(path);
     try {
       // Read by the orchestrator only after this process exited.
@@ -121,18 +185,25 @@ int exec_stage(const std::string& spec_path) {
       std::cerr << "error: " << e.what() << "\n";
     }
     if (!error.empty()) spdlog::error("{}", error);
-    if (status == "succeeded") return kExitStageSucceeded;
-    return status == "cancelled" ? kExitStageCancelled : kExitStageFailed;
+    if (outcome == sdk::Outcome::kSucceeded) return kExitStageSucceeded;
+    return outcome == sdk::Outcome::kFailed ? kExitStageFailed : kExitStageStopped;
   };
 
   try {
     fs::create_directories(spec.run_dir);
+    // Who runs this attempt, for `cadenza status` and a later run that must
+    // wait for it if the process that started it is gone.
+    write_file_atomic(spec.run_dir + "/exec.json",
+                      nlohmann::json{{"process", ProcessIdentity::self().to_json()},
+                                     {"started_at", result.started_at}}
+                          .dump(),
+                      Durability::kRenameOnly);
     for (const auto& [name, rel] : spec.deps) {
       std::error_code ec;
       if (!fs::exists(spec.workspace + "/" + rel, ec))
-        return finish("failed", "stage '" + spec.stage + "': dep '" + name + "' (" + rel +
-                                    ") does not exist any more; it vanished after the run was "
-                                    "planned");
+        return finish(sdk::Outcome::kFailed,
+                      "stage '" + spec.stage + "': dep '" + name + "' (" + rel +
+                          ") does not exist any more; it vanished after the run was planned");
     }
     for (const auto& [name, path] : staging) {
       remove_all_quietly(path);
@@ -144,9 +215,11 @@ int exec_stage(const std::string& spec_path) {
     const Hash128 key = spec.key.empty() ? node_side_key(spec) : Hash128::from_hex(spec.key);
     // The stage's scratch dir (checkpoints) belongs to this key: only a rerun
     // of exactly the same work resumes from it; new inputs, params or plugin
-    // code get a fresh one, and --force (reuse off) clears it.
+    // code get a fresh one, and --force (reuse off) clears it. A retry of
+    // the same run (attempt > 1) keeps it even with --force: that is what
+    // lets a stage stopped at its time limit resume.
     spec.scratch_dir += "/" + key.hex().substr(0, 16);
-    if (!spec.reuse_cached) remove_all_quietly(spec.scratch_dir);
+    if (!spec.reuse_cached && spec.attempt == 1) remove_all_quietly(spec.scratch_dir);
 
     std::unique_ptr<ContentStore> store;
     std::unique_ptr<RunCache> runs;
@@ -165,7 +238,7 @@ int exec_stage(const std::string& spec_path) {
           result.outs = record->outs;
           result.restored = true;
           spdlog::info("restored from cache (key {})", key.hex().substr(0, 12));
-          return finish("succeeded", "");
+          return finish(sdk::Outcome::kSucceeded, "");
         } catch (const Error& e) {
           spdlog::warn("cached outputs could not be restored ({}); running the stage", e.what());
         }
@@ -174,8 +247,9 @@ int exec_stage(const std::string& spec_path) {
 
     auto library = PluginLibrary::load(spec.plugin_path);
     if (library->info().name != spec.plugin_name)
-      return finish("failed", spec.plugin_path + " is plugin '" + library->info().name +
-                                  "', but the job spec asks for '" + spec.plugin_name + "'");
+      return finish(sdk::Outcome::kFailed,
+                    spec.plugin_path + " is plugin '" + library->info().name +
+                        "', but the job spec asks for '" + spec.plugin_name + "'");
     MetricsRecorder metrics(spec.run_dir);
     for (const auto& sink_spec : spec.sinks) {
       try {
@@ -191,7 +265,8 @@ int exec_stage(const std::string& spec_path) {
     }
 
     std::string error;
-    std::string status = "succeeded";
+    bool stopped = false;  // by a signal: cancel, time limit or preemption
+    bool failed = false;
     {
       auto stage = library->create_stage();
       StageContextImpl context(spec, staging, metrics, g_cancel);
@@ -203,56 +278,39 @@ int exec_stage(const std::string& spec_path) {
       } timer{result, run_started};
       try {
         stage->run(context);
-        if (g_cancel.load()) status = "cancelled";
+        stopped = g_cancel.load();
       } catch (const sdk::Cancelled&) {
-        status = "cancelled";
+        stopped = true;
       } catch (const sdk::PluginError& e) {
-        status = g_cancel.load() ? "cancelled" : "failed";
+        (g_cancel.load() ? stopped : failed) = true;
         error = e.what();
       } catch (const std::exception& e) {
-        status = g_cancel.load() ? "cancelled" : "failed";
+        (g_cancel.load() ? stopped : failed) = true;
         error = std::string("stage '") + spec.stage + "' threw an unexpected exception: " + e.what();
       } catch (...) {
-        status = "failed";
+        failed = true;
         error = "stage '" + spec.stage + "' threw an unknown exception";
       }
     }
-    if (status == "succeeded") {
+    sdk::Outcome outcome = sdk::Outcome::kSucceeded;
+    if (stopped) {
+      outcome = stop_cause(spec, started_ms, &error);
+      if (outcome == sdk::Outcome::kCancelled) error.clear();
+    } else if (failed) {
+      outcome = sdk::Outcome::kFailed;
+    }
+    if (outcome == sdk::Outcome::kSucceeded) {
       try {
-        check_outputs_written(spec, staging);
-        if (store) {
-          // Objects first, then the run-cache entry, then the outputs: an
-          // entry that exists always names complete objects.
-          RunRecord record;
-          record.key = key;
-          record.stage = spec.stage;
-          record.plugin = spec.plugin_name;
-          record.created = now_s();
-          for (const auto& [name, rel] : spec.outs) {
-            result.outs[name] = store->store(staging.at(name), spec.workspace, link);
-            record.outs[name] = result.outs[name];
-            record.paths[name] = rel;
-          }
-          runs->put(record);
-        } else {
-          for (const auto& [name, rel] : spec.outs)
-            result.outs[name] = hash_tree(staging.at(name), [](const std::string& p, const FileStat&) {
-              return hash_file(p);
-            });
-        }
-        promote_outputs(spec, staging);
+        store_and_promote(spec, staging, key, store.get(), runs.get(), link, result);
       } catch (const std::exception& e) {
-        status = "failed";
+        outcome = sdk::Outcome::kFailed;
         error = e.what();
       }
     }
-    metrics.close_sinks(status == "succeeded"   ? sdk::RunOutcome::kSucceeded
-                        : status == "cancelled" ? sdk::RunOutcome::kCancelled
-                                                : sdk::RunOutcome::kFailed);
-    if (status == "cancelled" && error.empty()) error = "cancelled";
-    return finish(status, status == "cancelled" ? "" : error);
+    metrics.close_sinks(outcome);
+    return finish(outcome, error);
   } catch (const std::exception& e) {
-    return finish("failed", e.what());
+    return finish(sdk::Outcome::kFailed, e.what());
   }
 }
 

@@ -9,7 +9,8 @@
 //      place (rename, so a half-written output never looks finished); on
 //      failure or cancel, delete the staging paths;
 //   5. write <run_dir>/result.json atomically and exit with
-//      kExitStage{Succeeded,Failed,Cancelled} (job_spec.h).
+//      kExitStage{Succeeded,Failed,Stopped} (job_spec.h); result.json names
+//      the outcome (outcome.h), telling a cancel from a time limit.
 // A plugin that throws fails the stage with its message; one that crashes
 // kills only this process, and the orchestrator reports the signal.
 #pragma once

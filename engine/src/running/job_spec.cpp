@@ -24,6 +24,8 @@ json to_json(const JobSpec& s) {
           {"run_dir", s.run_dir},
           {"scratch_dir", s.scratch_dir},
           {"cpus", s.cpus},
+          {"time_limit_s", s.time_limit_s},
+          {"attempt", s.attempt},
           {"sinks", sinks},
           {"workflow_params", s.workflow_params},
           {"cache",
@@ -60,6 +62,8 @@ JobSpec job_spec_from_json(const json& j, const std::string& source) {
     field = "run_dir"; s.run_dir = j.at(field);
     field = "scratch_dir"; s.scratch_dir = j.at(field);
     field = "cpus"; s.cpus = j.at(field);
+    field = "time_limit_s"; s.time_limit_s = j.at(field);
+    field = "attempt"; s.attempt = j.at(field);
     field = "sinks";
     for (const auto& sink : j.at("sinks"))
       s.sinks.push_back({sink.at("name"), sink.at("path"), sink.at("config")});
@@ -85,7 +89,7 @@ json to_json(const JobResult& r) {
   json outs = json::object();
   for (const auto& [name, o] : r.outs)
     outs[name] = {{"hash", o.hash.hex()}, {"size", o.size}, {"dir", o.is_dir}};
-  return {{"status", r.status},
+  return {{"outcome", std::string(sdk::outcome_name(r.outcome))},
           {"error", r.error},
           {"restored", r.restored},
           {"outs", outs},
@@ -99,7 +103,10 @@ json to_json(const JobResult& r) {
 JobResult job_result_from_json(const json& j, const std::string& source) {
   try {
     JobResult r;
-    r.status = j.at("status");
+    const std::string outcome = j.at("outcome");
+    const auto parsed = sdk::parse_outcome(outcome);
+    if (!parsed) throw std::invalid_argument("unknown outcome '" + outcome + "'");
+    r.outcome = *parsed;
     r.error = j.at("error");
     r.started_at = j.at("started_at");
     r.finished_at = j.at("finished_at");

@@ -12,17 +12,18 @@
 #include <string>
 #include <vector>
 
+#include "cadenza/sdk/outcome.h"
 #include "content_store.h"
 
 namespace cadenza {
 
-constexpr int kJobSpecVersion = 1;
+constexpr int kJobSpecVersion = 2;  // 2: time_limit_s, attempt; result "outcome"
 
 // Exit codes of `cadenza exec-stage`.
 constexpr int kExitStageSucceeded = 0;
 constexpr int kExitStageFailed = 1;
 constexpr int kExitBadSpec = 2;
-constexpr int kExitStageCancelled = 3;
+constexpr int kExitStageStopped = 3;  // cancelled, timed out or preempted: result.json says which
 
 struct SinkSpec {
   std::string name;  // e.g. "sink_tensorboard"
@@ -46,6 +47,11 @@ struct JobSpec {
   std::string run_dir;       // absolute; result.json, metrics.jsonl, progress.json
   std::string scratch_dir;   // absolute; exec-stage appends the key: survives failed runs of the same work
   int cpus = 1;
+  // The job's time limit as the backend enforces it (0: none). exec-stage
+  // compares it with the moment a SIGTERM arrives to tell a time limit from
+  // a cancel or a preemption.
+  int64_t time_limit_s = 0;
+  int attempt = 1;
   std::vector<SinkSpec> sinks;
   nlohmann::json workflow_params = nlohmann::json::object();  // flattened, for sinks
   // The run-cache: where it is and this stage run's key (empty: no caching).
@@ -57,8 +63,8 @@ struct JobSpec {
 };
 
 struct JobResult {
-  std::string status;   // "succeeded", "failed", "cancelled"
-  std::string error;    // for failed: the message for the user
+  sdk::Outcome outcome = sdk::Outcome::kFailed;
+  std::string error;    // for anything but success: the message for the user
   bool restored = false;  // the outs came from the run-cache; the stage did not run
   std::map<std::string, StoredOutput> outs;  // for succeeded: what each out holds
   double started_at = 0;   // seconds since the epoch

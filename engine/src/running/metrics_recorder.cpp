@@ -122,7 +122,7 @@ void MetricsRecorder::audio(std::string_view tag, const float* samples, size_t f
   forward([&](sdk::MetricSink& s) { s.audio(tag, samples, frames, channels, sample_rate, step); });
 }
 
-void MetricsRecorder::close_sinks(sdk::RunOutcome outcome) {
+void MetricsRecorder::close_sinks(sdk::Outcome outcome) {
   forward([&](sdk::MetricSink& s) { s.close(outcome); });
   sinks_.clear();
 }

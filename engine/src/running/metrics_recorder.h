@@ -28,7 +28,7 @@ class MetricsRecorder : public sdk::MetricsEmitter {
   // `name` is used in warnings. The recorder shares ownership of the sink.
   void add_sink(std::string name, std::shared_ptr<sdk::MetricSink> sink);
   // Closes every sink with `outcome`; call once, before destruction.
-  void close_sinks(sdk::RunOutcome outcome);
+  void close_sinks(sdk::Outcome outcome);
 
   void scalar(std::string_view tag, double value, int64_t step) override;
   void text(std::string_view tag, std::string_view text, int64_t step) override;

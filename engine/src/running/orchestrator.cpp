@@ -14,12 +14,13 @@
 
 #include "error.h"
 #include "fs_util.h"
-#include "job_spec.h"
-#include "plugin_library.h"
+#include "job_builder.h"
+#include "outcome_resolver.h"
 #include "parallel.h"
+#include "retry_policy.h"
 #include "run_console.h"
 #include "run_record.h"
-#include "subprocess.h"
+#include "stage_run.h"
 #include "workspace_cache.h"
 
 namespace cadenza {
@@ -29,9 +30,42 @@ using nlohmann::json;
 namespace {
 
 std::atomic<int> g_interrupts{0};
-std::atomic<bool> g_cancel_requests{false};
+std::atomic<bool> g_wakeup{false};
 extern "C" void on_interrupt(int) { g_interrupts.fetch_add(1); }
-extern "C" void on_cancel_request(int) { g_cancel_requests.store(true); }
+extern "C" void on_wakeup(int) { g_wakeup.store(true); }
+
+std::string seconds_text(double s) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(s < 10 ? 2 : 1) << s << "s";
+  return out.str();
+}
+
+double steady_now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+double wall_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+bool file_exists(const std::string& path) {
+  std::error_code ec;
+  return fs::exists(path, ec);
+}
+
+std::string join(const std::vector<std::string>& parts) {
+  std::string s;
+  for (const auto& p : parts) s += (s.empty() ? "" : "; ") + p;
+  return s;
+}
+
+std::string upper(std::string_view text) {
+  std::string s(text);
+  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
 
 std::string make_run_id() {
   const std::time_t now = std::time(nullptr);
@@ -43,147 +77,129 @@ std::string make_run_id() {
   return s.str();
 }
 
-std::string seconds_text(double s) {
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(s < 10 ? 2 : 1) << s << "s";
-  return out.str();
-}
-
-}  // namespace
-
 void install_interrupt_handlers() {
   struct sigaction sa {};
   sa.sa_handler = on_interrupt;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
-  // `cadenza cancel <stage>` leaves a request file and sends SIGUSR1.
+  // `cadenza cancel` leaves request files and, on this host, sends SIGUSR1
+  // so that they are seen at once rather than at the next poll.
   struct sigaction usr {};
-  usr.sa_handler = on_cancel_request;
+  usr.sa_handler = on_wakeup;
   sigemptyset(&usr.sa_mask);
   sigaction(SIGUSR1, &usr, nullptr);
 }
 
 int interrupt_count() { return g_interrupts.load(); }
 
-enum class StageState { kNotSelected, kPending, kSubmitted, kRunning, kSucceeded, kFailed,
-                        kCancelled, kBlocked };
-
 struct Orchestrator::Impl : public sdk::BackendHost {
   const PreparedWorkflow& pw;
   RunOptions options;
-  std::ostream& out;
   std::string run_id;
   std::string run_root;
-  std::vector<StageState> state;
-  std::vector<double> started;
-
-  struct BackendSlot {
-    std::shared_ptr<sdk::Backend> backend;
-    std::map<sdk::JobId, size_t> jobs;  // active job -> stage
-  };
-  std::map<std::string, BackendSlot> backends;
-  std::vector<sdk::JobId> job_of;
-  std::vector<std::optional<StageFingerprint>> fingerprints;
+  std::vector<StageRun> runs;
+  std::map<std::pair<std::string, sdk::JobHandle>, size_t> job_index;  // (backend, handle) -> stage
   WorkspaceCache cache;
-  bool backends_loaded = false;
+  BackendPool pool;
   std::unique_ptr<RunRecorder> recorder;
-  std::vector<bool> cancel_sent;
   RunConsole console;
+  std::ostream& out;
   bool failed_once = false;
+  bool interrupted = false;
+  bool cancel_all_seen = false;
   int cancels_sent = 0;
-  int up_to_date = 0, restored = 0;
 
-  Impl(const PreparedWorkflow& p, RunOptions o, std::ostream& os)
-      : pw(p), options(std::move(o)), out(os), cache(p.workflow()),
-        console(os, ::isatty(STDOUT_FILENO) == 1 && &os == &std::cout) {}
-
-  void say(const std::string& line) { console.say(line); }
-
-  void show_progress() {
-    std::vector<RunConsole::Running> running;
-    for (size_t i = 0; i < state.size(); ++i)
-      if (state[i] == StageState::kRunning)
-        running.push_back({name(i), run_root + "/" + name(i) + "/progress.json"});
-    console.show_progress(running, now());
+  Impl(const PreparedWorkflow& p, RunOptions o, std::ostream& os, BackendFactory factory)
+      : pw(p), options(std::move(o)), cache(p.workflow()),
+        pool(p, options.jobs, *this, std::move(factory)),
+        console(os, ::isatty(STDOUT_FILENO) == 1 && &os == &std::cout), out(os) {
+    run_id = options.run_id.empty() ? make_run_id() : options.run_id;
   }
 
   const std::string& name(size_t i) const { return pw.workflow().stages[i].name; }
+  void say(const std::string& line) { console.say(line); }
+  std::string runs_dir() const { return pw.workflow().state_dir() + "/runs"; }
 
-  void job_output(sdk::JobId id, std::string_view line) override {
-    for (auto& [bname, slot] : backends) {
-      auto it = slot.jobs.find(id);
-      if (it == slot.jobs.end()) continue;
-      say("[" + name(it->second) + "] " + std::string(line));
-      return;
+  void job_output(const sdk::JobHandle& handle, std::string_view line) override {
+    for (const auto& [key, i] : job_index)
+      if (key.second == handle) return say("[" + name(i) + "] " + std::string(line));
+  }
+
+  void show_progress() {
+    std::vector<RunConsole::Running> running;
+    for (size_t i = 0; i < runs.size(); ++i)
+      if (runs[i].phase == Phase::kRunning) running.push_back({name(i), runs[i].dir + "/progress.json"});
+    console.show_progress(running, steady_now());
+  }
+
+  // ---- the run record and the earlier run it may take over ----
+
+  void open_record() {
+    fs::create_directories(run_root);
+    RunInfo info;
+    info.run_id = run_id;
+    info.workflow = pw.workflow().file;
+    info.started = wall_now();
+    info.detached = options.detached;
+    info.driver = ProcessIdentity::self();
+    for (size_t i : pw.graph().order())
+      if (pw.selected(i)) info.stages.push_back(name(i));
+    recorder = std::make_unique<RunRecorder>(run_root, info);
+    // .cadenza/runs/latest -> <run id>, replaced atomically
+    const std::string link = runs_dir() + "/latest";
+    const std::string tmp = link + ".tmp-" + unique_suffix();
+    std::error_code ec;
+    fs::create_symlink(run_id, tmp, ec);
+    if (!ec) fs::rename(tmp, link, ec);
+  }
+
+  // An earlier run of this workspace whose driver died may have left jobs
+  // running. Starting the same stages again would race them for the same
+  // outputs, so those stages wait for the earlier jobs to end and are then
+  // judged afresh: a job that succeeded is restored from the run-cache.
+  void adopt_earlier_jobs(const std::optional<RunStatus>& previous) {
+    if (!previous || previous->finished || previous->alive()) return;
+    std::map<std::string, std::vector<std::pair<size_t, AttemptStatus>>> by_backend;
+    for (size_t i = 0; i < runs.size(); ++i) {
+      if (runs[i].phase != Phase::kPending) continue;
+      auto it = previous->state.find(name(i));
+      if (it == previous->state.end() || !it->second.active() || it->second.attempts.empty()) continue;
+      const AttemptStatus& a = it->second.attempts.back();
+      if (a.outcome || a.handle.empty() || !pw.backend_paths().count(a.backend)) continue;
+      by_backend[a.backend].push_back({i, a});
     }
-  }
-
-  void note_state(size_t i, const std::string& state, const std::string& error = "") {
-    if (recorder) recorder->stage(name(i), state, error);
-  }
-
-  // Cancel requests left by `cadenza cancel <stage>` (signalled by SIGUSR1).
-  void handle_cancel_requests() {
-    if (!g_cancel_requests.exchange(false)) return;
-    for (size_t i = 0; i < state.size(); ++i) {
-      if (state[i] != StageState::kSubmitted && state[i] != StageState::kRunning) continue;
-      std::error_code ec;
-      if (cancel_sent[i] || !fs::exists(run_root + "/" + name(i) + "/cancel-requested", ec)) continue;
-      cancel_sent[i] = true;
-      say("[" + name(i) + "] cancel requested");
-      backends.at(pw.stage(i).backend).backend->cancel(job_of[i]);
-    }
-  }
-
-  void load_backends() {
-    if (backends_loaded) return;
-    backends_loaded = true;
-    for (const auto& [bname, path] : pw.backend_paths()) {
-      auto backend = PluginLibrary::load(path)->create_backend();
-      json config = pw.workflow().backend_configs.count(bname)
-                        ? pw.workflow().backend_configs.at(bname)
-                        : json::object();
-      if (options.jobs > 0) config["max_jobs"] = options.jobs;
-      try {
-        backend->configure(config.dump(), *this);
-      } catch (const std::exception& e) {
-        throw Error(pw.workflow().file + ": [backends." + bname + "]: " + e.what());
+    for (const auto& [backend, jobs] : by_backend) {
+      std::vector<sdk::JobHandle> handles;
+      for (const auto& [i, a] : jobs) handles.push_back(a.handle);
+      const std::string error = pool.attach(backend, handles);
+      if (!error.empty()) {
+        say("cadenza: warning: cannot follow the jobs of run " + previous->run_id() + " on " +
+            backend + " (" + error + "); they may still be running");
+        continue;
       }
-      backends[bname] = BackendSlot{std::move(backend), {}};
+      for (const auto& [i, a] : jobs) {
+        runs[i].phase = Phase::kHeld;
+        runs[i].handle = a.handle;
+        runs[i].dir = a.dir;  // where a cancel request for it must go
+        job_index[{backend, a.handle}] = i;
+        recorder->waiting_for(name(i), a.handle, previous->run_id());
+        say("[" + name(i) + "] waiting for its job of run " + previous->run_id() +
+            " (" + a.handle + "), which outlived that run's driver");
+      }
     }
+    RunRecorder::append_to(previous->run_dir,
+                           json{{"t", wall_now()}, {"event", "superseded"}, {"by_run", run_id}}.dump());
   }
 
-  bool upstream_done(size_t i) const {
+  // ---- planning: which stages can start ----
+
+  bool upstream_succeeded(size_t i) const {
     for (size_t u : pw.graph().upstream(i))
-      if (state[u] != StageState::kSucceeded && state[u] != StageState::kNotSelected)
-        return false;
+      if (runs[u].phase != Phase::kNotSelected && !runs[u].succeeded()) return false;
     return true;
   }
 
-  // For backends that hold jobs until their deps succeed (SLURM): true when
-  // every upstream stage is at least submitted to the same backend.
-  bool upstream_submitted_to(size_t i, const std::string& backend,
-                             std::vector<sdk::JobId>* after) const {
-    for (size_t u : pw.graph().upstream(i)) {
-      if (state[u] == StageState::kSucceeded || state[u] == StageState::kNotSelected) continue;
-      if ((state[u] != StageState::kSubmitted && state[u] != StageState::kRunning) ||
-          pw.stage(u).backend != backend)
-        return false;
-      after->push_back(job_of[u]);
-    }
-    return true;
-  }
-
-  void fail_before_start(size_t i, const std::string& why) {
-    state[i] = StageState::kFailed;
-    say("[" + name(i) + "] FAILED: " + why);
-    note_state(i, "failed", why);
-    failed_once = true;
-    block_downstream(i);
-  }
-
-  // What the cache says about a stage whose deps are ready.
   struct Evaluation {
     std::optional<StageFingerprint> fingerprint;
     std::vector<std::string> reasons;  // empty: up to date
@@ -202,200 +218,313 @@ struct Orchestrator::Impl : public sdk::BackendHost {
     return ev;
   }
 
-  // Up to date, restored, or submitted. Without an evaluation the job goes
-  // to a dependency-handling backend before its inputs exist; exec-stage
-  // then computes the key itself on the node.
-  void start_stage(size_t i, const std::vector<sdk::JobId>& after, Evaluation* ev) {
-    const PreparedStage& ps = pw.stage(i);
-    if (ev) {
-      if (!ev->error.empty()) return fail_before_start(i, ev->error);
-      fingerprints[i] = ev->fingerprint;
-      const StageFingerprint& fp = *fingerprints[i];
-      if (!options.force) {
-        const auto& reasons = ev->reasons;
-        if (reasons.empty()) {
-          state[i] = StageState::kSucceeded;
-          ++up_to_date;
-          note_state(i, "up-to-date");
-          if (options.explain) say("[" + name(i) + "] up to date");
-          return;
-        }
-        if (auto record = cache.cached_run(fp.key)) {
-          try {
-            cache.restore(ps, *record);
-            cache.record(ps, fp, record->outs, /*restored=*/true);
-            cache.save_lock_throttled(1.0);
-            state[i] = StageState::kSucceeded;
-            ++restored;
-            note_state(i, "restored");
-            say("[" + name(i) + "] restored from cache (key " + fp.key.hex().substr(0, 12) + ")" +
-                (options.explain ? ": " + join(reasons) : ""));
-            return;
-          } catch (const Error& e) {
-            say("[" + name(i) + "] cached outputs unusable (" + e.what() + "); running the stage");
-          }
-        }
-        if (options.explain) say("[" + name(i) + "] runs: " + join(reasons));
+  // Waves: evaluate every stage whose upstream succeeded (in parallel: on a
+  // no-op this is all the work), act on them in order, repeat while that
+  // made more stages ready.
+  void start_ready_stages() {
+    while (!interrupted && (!failed_once || options.keep_going)) {
+      std::vector<size_t> ready;
+      for (size_t i : pw.graph().order())
+        if (runs[i].phase == Phase::kPending && upstream_succeeded(i)) ready.push_back(i);
+      if (ready.empty()) return;
+      std::vector<Evaluation> evaluations(ready.size());
+      parallel_for(ready.size(), [&](size_t k) { evaluations[k] = evaluate(ready[k]); });
+      for (size_t k = 0; k < ready.size(); ++k) {
+        start_stage(ready[k], evaluations[k]);
+        if (failed_once && !options.keep_going) return;
       }
     }
+  }
+
+  // For backends that hold jobs until their deps succeed (SLURM): a stage
+  // whose upstream stages are all succeeded or submitted to the same backend
+  // goes out now, held on them. exec-stage computes its key on the node.
+  void submit_held_stages() {
+    if (interrupted || (failed_once && !options.keep_going)) return;
+    for (size_t i : pw.graph().order()) {
+      StageRun& st = runs[i];
+      if (st.phase != Phase::kPending || !pool.handles_dependencies(st.backend)) continue;
+      std::vector<sdk::JobHandle> after;
+      bool ok = true;
+      for (size_t u : pw.graph().upstream(i)) {
+        const StageRun& up = runs[u];
+        if (up.phase == Phase::kNotSelected || up.succeeded()) continue;
+        const bool queued = up.phase == Phase::kSubmitted || up.phase == Phase::kRunning;
+        ok = ok && queued && up.backend == st.backend;
+        if (queued) after.push_back(up.handle);
+      }
+      if (ok) submit_or_fail(i, after);
+    }
+  }
+
+  void start_stage(size_t i, Evaluation& ev) {
+    StageRun& st = runs[i];
+    if (!ev.error.empty()) return end_stage(i, sdk::Outcome::kFailed, ev.error, "FAILED: " + ev.error);
+    st.fingerprint = ev.fingerprint;
+    if (!options.force && try_reuse(i, ev.reasons)) return;
+    if (options.explain && !options.force) say("[" + name(i) + "] runs: " + join(ev.reasons));
+    submit_or_fail(i, {});
+  }
+
+  // Up to date, or restored from the run-cache: the stage succeeds without a job.
+  bool try_reuse(size_t i, const std::vector<std::string>& reasons) {
+    StageRun& st = runs[i];
+    const PreparedStage& ps = pw.stage(i);
+    if (reasons.empty()) {
+      if (options.explain) say("[" + name(i) + "] up to date");
+      succeed_without_job(i, "up_to_date");
+      return true;
+    }
+    auto record = cache.cached_run(st.fingerprint->key);
+    if (!record) return false;
     try {
-      load_backends();
-      submit(i, after);
+      cache.restore(ps, *record);
+      cache.record(ps, *st.fingerprint, record->outs, /*restored=*/true);
+      cache.save_lock_throttled(1.0);
     } catch (const Error& e) {
-      if (!backends_loaded || backends.count(ps.backend)) return fail_before_start(i, e.what());
-      throw;
+      say("[" + name(i) + "] cached outputs unusable (" + e.what() + "); running the stage");
+      return false;
     }
+    say("[" + name(i) + "] restored from cache (key " + st.fingerprint->key.hex().substr(0, 12) + ")" +
+        (options.explain ? ": " + join(reasons) : ""));
+    succeed_without_job(i, "restored");
+    return true;
   }
 
-  static std::string join(const std::vector<std::string>& parts) {
-    std::string s;
-    for (const auto& p : parts) s += (s.empty() ? "" : "; ") + p;
-    return s;
+  void succeed_without_job(size_t i, const std::string& reused) {
+    runs[i].phase = Phase::kDone;
+    runs[i].outcome = sdk::Outcome::kSucceeded;
+    runs[i].reused = reused;
+    recorder->finished(name(i), 0, sdk::Outcome::kSucceeded, "", reused);
   }
 
-  void submit(size_t i, const std::vector<sdk::JobId>& after) {
-    const PreparedStage& ps = pw.stage(i);
-    const StageDecl& decl = *ps.decl;
-    const Workflow& wf = pw.workflow();
-    JobSpec spec;
-    spec.run_id = run_id;
-    spec.workflow_name = wf.name;
-    spec.experiment = wf.experiment;
-    spec.stage = decl.name;
-    spec.workspace = wf.workspace;
-    spec.plugin_name = ps.plugin.name;
-    spec.plugin_version = ps.plugin.version;
-    spec.plugin_path = ps.plugin_path;
-    spec.image = decl.image;
-    spec.cache_dir = wf.cache_dir;
-    spec.cache_link = wf.cache_link;
-    spec.cache_shared = wf.cache_shared;
-    spec.key = fingerprints[i] ? fingerprints[i]->key.hex() : "";
-    spec.reuse_cached = !options.force;
-    spec.params = ps.params;
-    for (const auto& [n, d] : decl.deps) spec.deps[n] = d.path;
-    for (const auto& [n, o] : decl.outs) spec.outs[n] = o.path;
-    spec.run_dir = run_root + "/" + decl.name;
-    spec.scratch_dir = wf.state_dir() + "/scratch/" + decl.name;  // + "/<key>" by exec-stage
-    spec.cpus = decl.resources.cpus;
-    spec.sinks = ps.sinks;
-    if (!ps.sinks.empty()) spec.workflow_params = workflow_params();
-    const std::string spec_path = spec.run_dir + "/spec.json";
-    write_file_atomic(spec_path, to_json(spec).dump(2), Durability::kInPlace);
+  // ---- submitting ----
 
-    sdk::JobRequest request;
-    request.name = decl.name;
-    request.argv = {current_executable().string(), "exec-stage", spec_path};
-    request.workdir = wf.workspace;
-    request.log_path = spec.run_dir + "/log.txt";
-    request.resources = {decl.resources.cpus, decl.resources.gpus, decl.resources.mem_bytes,
-                         decl.resources.time_limit_s};
-    request.after = after;
-    request.backend_config_json = decl.backend_config.dump();
-    auto& slot = backends.at(ps.backend);
-    sdk::JobId id = 0;
+  void submit_or_fail(size_t i, const std::vector<sdk::JobHandle>& after) {
     try {
-      id = slot.backend->submit(request);
-    } catch (const std::exception& e) {
-      throw Error(decl.pos.str() + ": stage '" + decl.name + "' could not be submitted to " +
-                  ps.backend + ": " + e.what());
-    }
-    slot.jobs[id] = i;
-    job_of[i] = id;
-    state[i] = StageState::kSubmitted;
-    note_state(i, "submitted");
-  }
-
-  // The selected stages' params as {"stage.param": value}, for sinks.
-  nlohmann::json workflow_params() const {
-    json flat = json::object();
-    for (size_t k = 0; k < pw.size(); ++k)
-      if (pw.selected(k))
-        for (const auto& [key, value] : pw.stage(k).params.items())
-          flat[pw.stage(k).decl->name + "." + key] = value;
-    return flat;
-  }
-
-  void block_downstream(size_t i) {
-    for (size_t d : pw.graph().downstream(i)) {
-      if (state[d] != StageState::kPending) continue;
-      state[d] = StageState::kBlocked;
-      note_state(d, "blocked");
-      block_downstream(d);
+      submit_attempt(i, after);
+    } catch (const Error& e) {
+      const std::string why = pw.stage(i).decl->pos.str() + ": stage '" + name(i) +
+                              "' could not be submitted to " + runs[i].backend + ": " + e.what();
+      end_stage(i, sdk::Outcome::kFailed, why, "FAILED: " + why);
     }
   }
 
-  void finish(size_t i, const sdk::JobUpdate& update) {
-    const std::string run_dir = run_root + "/" + name(i);
-    const std::string result_path = run_dir + "/result.json";
-    std::error_code ec;
-    JobResult result;
-    bool have_result = false;
-    if (fs::exists(result_path, ec)) {
-      try {
-        result = job_result_from_json(json::parse(read_file(result_path)), result_path);
-        have_result = true;
-      } catch (const std::exception&) {
-      }
+  void submit_attempt(size_t i, const std::vector<sdk::JobHandle>& after) {
+    StageRun& st = runs[i];
+    AttemptPlan plan;
+    plan.attempt = st.attempt + 1;
+    plan.resources = st.resources;
+    plan.exclude_nodes = st.exclude_nodes;
+    plan.after = after;
+    plan.key_hex = st.fingerprint ? st.fingerprint->key.hex() : "";
+    plan.reuse_cached = !options.force;
+    const BuiltJob job = build_job(pw, i, run_root, run_id, plan);
+    st.handle = pool.submit(st.backend, job.request);
+    st.attempt = plan.attempt;
+    st.dir = job.dir;
+    st.phase = Phase::kSubmitted;
+    st.started = 0;
+    st.cancel_sent = false;
+    job_index[{st.backend, st.handle}] = i;
+    recorder->submitted(name(i), st.attempt, st.backend, st.handle, st.dir);
+  }
+
+  // ---- what the backends report ----
+
+  void on_update(const BackendUpdate& bu) {
+    auto it = job_index.find({bu.backend, bu.update.handle});
+    if (it == job_index.end()) return;
+    const size_t i = it->second;
+    StageRun& st = runs[i];
+    const sdk::JobUpdate& u = bu.update;
+    if (u.state == sdk::JobState::kQueued) return;
+    if (u.state == sdk::JobState::kRunning) {
+      if (st.phase != Phase::kSubmitted) return;
+      st.phase = Phase::kRunning;
+      st.started = steady_now();
+      recorder->running(name(i), st.attempt, u.node);
+      say("[" + name(i) + "] started (" + pw.stage(i).plugin.name + ")" +
+          (u.node.empty() ? "" : " on " + u.node) +
+          (st.attempt > 1 ? ", attempt " + std::to_string(st.attempt) : ""));
+      return;
     }
-    const double took = have_result ? result.finished_at - result.started_at
-                                    : now() - started[i];
-    if (update.state == sdk::JobState::kSucceeded && have_result &&
-        result.status == "succeeded") {
-      state[i] = StageState::kSucceeded;
-      if (result.restored) {
-        ++restored;
-        note_state(i, "restored");
-        say("[" + name(i) + "] restored from cache by exec-stage");
-      } else {
-        note_state(i, "succeeded");
-        char peak[48] = "";
-        if (result.peak_rss_mb > 0) std::snprintf(peak, sizeof peak, ", peak memory %.0f MB", result.peak_rss_mb);
-        say("[" + name(i) + "] done in " + seconds_text(took) + peak);
-      }
-      try {
-        if (!fingerprints[i]) fingerprints[i] = cache.fingerprint(pw.stage(i));
-        cache.record(pw.stage(i), *fingerprints[i], result.outs, result.restored);
-        cache.save_lock_throttled(1.0);
-      } catch (const Error& e) {
-        say("[" + name(i) + "] warning: could not update " + cache.lock().path() + ": " + e.what());
-      }
-    } else if (update.state == sdk::JobState::kCancelled ||
-               (have_result && result.status == "cancelled")) {
-      state[i] = StageState::kCancelled;
-      note_state(i, "cancelled");
-      say("[" + name(i) + "] cancelled after " + seconds_text(took));
-      block_downstream(i);
+    job_index.erase(it);
+    if (st.phase == Phase::kHeld) return release_held(i);
+    finish_attempt(i, u);
+  }
+
+  void release_held(size_t i) {
+    StageRun& st = runs[i];
+    st.phase = interrupted ? Phase::kDone : Phase::kPending;
+    st.handle.clear();
+    st.dir.clear();
+    say("[" + name(i) + "] the earlier run's job ended" +
+        std::string(interrupted ? "" : "; checking whether it left the outputs this run needs"));
+  }
+
+  void finish_attempt(size_t i, const sdk::JobUpdate& update) {
+    StageRun& st = runs[i];
+    const std::optional<JobResult> result = read_job_result(st.dir);
+    const AttemptOutcome ao = resolve_outcome(update, result, st.user_cancel);
+    const double took = result ? result->finished_at - result->started_at
+                               : (st.started > 0 ? steady_now() - st.started : 0);
+    if (ao.outcome == sdk::Outcome::kSucceeded) return succeed(i, *result, took);
+    if (ao.outcome == sdk::Outcome::kNotRun && !st.user_cancel && upstream_unsettled(i)) {
+      // Held on an upstream job that is being retried: submit again after it.
+      recorder->finished(name(i), st.attempt, ao.outcome, ao.message, "", "held again on the retried upstream stage");
+      st.phase = Phase::kPending;
+      return;
+    }
+    RetryDecision retry;
+    if (!interrupted && !st.user_cancel)
+      retry = decide_retry(ao.outcome, update.node, st.resources, pw.workflow().retry_for(*pw.stage(i).decl),
+                           st.budget);
+    recorder->finished(name(i), st.attempt, ao.outcome, ao.message, "", retry.retry ? retry.note : "");
+    const std::string headline = describe_end(i, ao, took);
+    if (!retry.retry) return end_stage(i, ao.outcome, ao.message, headline);
+    say("[" + name(i) + "] " + headline + "\n    " + retry.note);
+    st.budget.retries_used += retry.uses_a_retry ? 1 : 0;
+    st.budget.preemptions += retry.uses_a_retry ? 0 : 1;
+    st.resources = retry.resources;
+    if (!retry.exclude_node.empty()) st.exclude_nodes.push_back(retry.exclude_node);
+    cancel_held_dependents(i, "its upstream stage '" + name(i) + "' is being retried");
+    submit_or_fail(i, {});
+  }
+
+  // True while some upstream stage may still succeed.
+  bool upstream_unsettled(size_t i) const {
+    for (size_t u : pw.graph().upstream(i))
+      if (runs[u].phase != Phase::kNotSelected && runs[u].phase != Phase::kDone) return true;
+    return false;
+  }
+
+  std::string describe_end(size_t i, const AttemptOutcome& ao, double took) const {
+    const StageRun& st = runs[i];
+    if (ao.outcome == sdk::Outcome::kCancelled) return "cancelled after " + seconds_text(took);
+    if (ao.outcome == sdk::Outcome::kNotRun)
+      return "not run" + std::string(ao.message.empty() ? "" : ": " + ao.message);
+    std::string line = upper(sdk::outcome_text(ao.outcome)) + " after " + seconds_text(took);
+    if (ao.outcome == sdk::Outcome::kTimedOut && st.resources.time_limit_s > 0)
+      line += " (limit " + std::to_string(st.resources.time_limit_s) + " s)";
+    if (!ao.message.empty()) line += ": " + ao.message;
+    return line + "\n    log: " + st.dir + "/log.txt";
+  }
+
+  void succeed(size_t i, const JobResult& result, double took) {
+    StageRun& st = runs[i];
+    st.phase = Phase::kDone;
+    st.outcome = sdk::Outcome::kSucceeded;
+    st.reused = result.restored ? "restored" : "";
+    recorder->finished(name(i), st.attempt, sdk::Outcome::kSucceeded, "", st.reused);
+    if (result.restored) {
+      say("[" + name(i) + "] restored from cache by exec-stage");
     } else {
-      state[i] = StageState::kFailed;
-      std::string why;
-      if (have_result && !result.error.empty()) why = result.error;
-      else if (update.signal) why = "exec-stage was killed by " + describe_signal(update.signal);
-      else if (!update.message.empty()) why = update.message;
-      else why = "exec-stage exited with code " + std::to_string(update.exit_code);
-      say("[" + name(i) + "] FAILED after " + seconds_text(took) + ": " + why + "\n    log: " +
-          run_dir + "/log.txt");
-      note_state(i, "failed", why);
-      failed_once = true;
-      block_downstream(i);
+      char peak[48] = "";
+      if (result.peak_rss_mb > 0) std::snprintf(peak, sizeof peak, ", peak memory %.0f MB", result.peak_rss_mb);
+      say("[" + name(i) + "] done in " + seconds_text(took) + peak);
+    }
+    try {
+      if (!st.fingerprint) st.fingerprint = cache.fingerprint(pw.stage(i));
+      cache.record(pw.stage(i), *st.fingerprint, result.outs, result.restored);
+      cache.save_lock_throttled(1.0);
+    } catch (const Error& e) {
+      say("[" + name(i) + "] warning: could not update " + cache.lock().path() + ": " + e.what());
     }
   }
 
-  static double now() {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-        .count();
+  // The stage is over without success (or before it started): what needs
+  // it cannot run.
+  void end_stage(size_t i, sdk::Outcome outcome, const std::string& message, const std::string& headline) {
+    StageRun& st = runs[i];
+    const bool had_job = st.attempt > 0;
+    st.phase = Phase::kDone;
+    st.outcome = outcome;
+    if (!had_job) recorder->finished(name(i), 0, outcome, message);
+    say("[" + name(i) + "] " + headline);
+    if (outcome != sdk::Outcome::kCancelled && outcome != sdk::Outcome::kNotRun) failed_once = true;
+    not_run_downstream(i, "upstream stage '" + name(i) + "' " + std::string(sdk::outcome_text(outcome)));
   }
 
-  void cancel_everything() {
-    ++cancels_sent;
-    say(cancels_sent == 1 ? "cadenza: interrupted; cancelling running stages "
-                            "(press Ctrl-C again to kill them now)"
-                          : "cadenza: killing running stages");
-    for (size_t i = 0; i < state.size(); ++i)
-      if (state[i] == StageState::kPending) state[i] = StageState::kBlocked;
-    for (auto& [bname, slot] : backends)
-      for (auto& [id, stage] : slot.jobs) slot.backend->cancel(id);
+  // Pending dependents end at once; dependents a backend already holds are
+  // cancelled through it and end when it reports them not run.
+  void not_run_downstream(size_t i, const std::string& why) {
+    for (size_t d : pw.graph().downstream(i)) {
+      StageRun& ds = runs[d];
+      if (ds.phase == Phase::kPending) {
+        ds.phase = Phase::kDone;
+        ds.outcome = sdk::Outcome::kNotRun;
+        recorder->finished(name(d), 0, sdk::Outcome::kNotRun, why);
+        not_run_downstream(d, why);
+      } else if (ds.phase == Phase::kSubmitted && !ds.cancel_sent) {
+        cancel_job(d);
+        not_run_downstream(d, why);
+      }
+    }
   }
+
+  void cancel_held_dependents(size_t i, const std::string& why) {
+    for (size_t d : pw.graph().downstream(i))
+      if (runs[d].phase == Phase::kSubmitted && !runs[d].cancel_sent) {
+        cancel_job(d);
+        cancel_held_dependents(d, why);
+      }
+  }
+
+  void cancel_job(size_t i) {
+    StageRun& st = runs[i];
+    st.cancel_sent = true;
+    const std::string error = pool.cancel(st.backend, st.handle);
+    if (!error.empty()) say("[" + name(i) + "] warning: " + st.backend + " could not cancel it: " + error);
+  }
+
+  // ---- cancelling ----
+
+  void user_cancel(size_t i) {
+    StageRun& st = runs[i];
+    st.user_cancel = true;
+    if (!st.dir.empty())  // tells exec-stage that the SIGTERM is the user's
+      try {
+        write_file_atomic(st.dir + "/cancel-requested", "", Durability::kRenameOnly);
+      } catch (const Error&) {
+      }
+    cancel_job(i);
+  }
+
+  // Requests left by `cadenza cancel` from any shell on any host.
+  void handle_cancel_requests() {
+    g_wakeup.store(false);
+    if (!cancel_all_seen && file_exists(run_root + "/cancel-all")) {
+      cancel_all_seen = true;
+      cancel_everything("cancel --all requested; cancelling every stage");
+      return;
+    }
+    for (size_t i = 0; i < runs.size(); ++i) {
+      StageRun& st = runs[i];
+      if ((st.phase != Phase::kSubmitted && st.phase != Phase::kRunning) || st.user_cancel) continue;
+      if (!file_exists(st.dir + "/cancel-requested")) continue;
+      say("[" + name(i) + "] cancel requested");
+      user_cancel(i);
+    }
+  }
+
+  void cancel_everything(const std::string& why) {
+    ++cancels_sent;
+    interrupted = true;
+    say(why);
+    for (size_t i = 0; i < runs.size(); ++i) {
+      StageRun& st = runs[i];
+      if (st.phase == Phase::kPending) {
+        st.phase = Phase::kDone;
+        st.outcome = sdk::Outcome::kNotRun;
+        recorder->finished(name(i), 0, sdk::Outcome::kNotRun, "the run was cancelled");
+      } else if (st.active()) {
+        user_cancel(i);  // a second time escalates (SIGKILL locally)
+      }
+    }
+  }
+
+  // ---- the run ----
 
   // Saves the lock and stat cache however run() ends, exceptions included.
   struct SaveAtExit {
@@ -412,131 +541,53 @@ struct Orchestrator::Impl : public sdk::BackendHost {
 
   int run() {
     SaveAtExit save_at_exit{*this};
-    const size_t n = pw.size();
-    state.assign(n, StageState::kNotSelected);
-    started.assign(n, 0);
-    job_of.assign(n, 0);
+    runs.assign(pw.size(), StageRun{});
     size_t selected = 0;
-    for (size_t i = 0; i < n; ++i)
-      if (pw.selected(i)) {
-        state[i] = StageState::kPending;
-        ++selected;
-      }
-    fingerprints.assign(n, std::nullopt);
-    run_root = pw.workflow().state_dir() + "/runs/" + run_id;
-    fs::create_directories(run_root);
-    {  // .cadenza/runs/latest -> <run id>, replaced atomically
-      const std::string link = pw.workflow().state_dir() + "/runs/latest";
-      const std::string tmp = link + ".tmp-" + unique_suffix();
-      std::error_code ec;
-      fs::create_symlink(run_id, tmp, ec);
-      if (!ec) fs::rename(tmp, link, ec);
+    for (size_t i = 0; i < pw.size(); ++i) {
+      if (!pw.selected(i)) continue;
+      runs[i].phase = Phase::kPending;
+      runs[i].backend = pw.stage(i).backend;
+      runs[i].resources = declared_resources(*pw.stage(i).decl);
+      ++selected;
     }
-    {
-      std::vector<std::string> names;
-      for (size_t i : pw.graph().order())
-        if (pw.selected(i)) names.push_back(name(i));
-      recorder = std::make_unique<RunRecorder>(run_root, run_id, pw.workflow().file, names);
-    }
-    cancel_sent.assign(n, false);
-    say("cadenza: run " + run_id + ": " + std::to_string(selected) + " stage" +
-        (selected == 1 ? "" : "s"));
+    run_root = runs_dir() + "/" + run_id;
+    const std::optional<RunStatus> previous = read_run(runs_dir());
+    open_record();
+    say("cadenza: run " + run_id + ": " + std::to_string(selected) + " stage" + (selected == 1 ? "" : "s"));
+    adopt_earlier_jobs(previous);
 
-    bool interrupted = false;
     while (true) {
-      if (interrupt_count() > cancels_sent) {
-        interrupted = true;
-        cancel_everything();
-      }
-      // Waves: evaluate every stage whose deps are done (in parallel: on a
-      // no-op this is all the work), act on them in order, repeat while
-      // that made more stages ready.
-      while (!interrupted && (!failed_once || options.keep_going)) {
-        std::vector<size_t> ready;
-        for (size_t i : pw.graph().order())
-          if (state[i] == StageState::kPending && upstream_done(i)) ready.push_back(i);
-        if (ready.empty()) break;
-        std::vector<Evaluation> evaluations(ready.size());
-        parallel_for(ready.size(), [&](size_t k) { evaluations[k] = evaluate(ready[k]); });
-        for (size_t k = 0; k < ready.size(); ++k) start_stage(ready[k], {}, &evaluations[k]);
-        if (failed_once && !options.keep_going) break;
-        bool more = false;
-        for (size_t i : pw.graph().order())
-          more = more || (state[i] == StageState::kPending && upstream_done(i));
-        if (!more) break;
-      }
-      if (!interrupted && (!failed_once || options.keep_going)) {
-        for (size_t i : pw.graph().order()) {
-          if (state[i] != StageState::kPending) continue;
-          const std::string& backend = pw.stage(i).backend;
-          std::vector<sdk::JobId> after;
-          if (backends.count(backend) && backends.at(backend).backend->handles_dependencies() &&
-              upstream_submitted_to(i, backend, &after))
-            start_stage(i, after, nullptr);
-        }
-      }
-      size_t active_backends = 0;
-      for (auto& [bname, slot] : backends) active_backends += !slot.jobs.empty();
-      if (active_backends == 0) break;
+      if (interrupt_count() > cancels_sent)
+        cancel_everything(cancels_sent == 0 ? "cadenza: interrupted; cancelling running stages "
+                                              "(press Ctrl-C again to kill them now)"
+                                            : "cadenza: killing running stages");
       handle_cancel_requests();
+      start_ready_stages();
+      submit_held_stages();
+      if (pool.active_jobs() == 0) break;
       show_progress();
-      const int timeout_ms = active_backends == 1 ? 200 : 50;
-      for (auto& [bname, slot] : backends) {
-        if (slot.jobs.empty()) continue;
-        for (const auto& update : slot.backend->wait(timeout_ms)) {
-          auto it = slot.jobs.find(update.id);
-          if (it == slot.jobs.end()) continue;
-          const size_t i = it->second;
-          if (update.state == sdk::JobState::kRunning) {
-            state[i] = StageState::kRunning;
-            started[i] = now();
-            note_state(i, "running");
-            say("[" + name(i) + "] started (" + pw.stage(i).plugin.name + ")");
-          } else if (update.state != sdk::JobState::kQueued) {
-            slot.jobs.erase(it);
-            finish(i, update);
-          }
-        }
-      }
+      recorder->heartbeat();
+      for (const auto& update : pool.wait(200)) on_update(update);
     }
-    return summarize(interrupted);
-  }
-
-  int summarize(bool interrupted) {
-    const int code = summary_line(interrupted);
-    if (recorder) recorder->finished(code);
-    return code;
-  }
-
-  int summary_line(bool interrupted) {
-    int ok = 0, failed = 0, cancelled = 0, not_run = 0;
-    for (auto s : state) {
-      ok += s == StageState::kSucceeded;
-      failed += s == StageState::kFailed;
-      cancelled += s == StageState::kCancelled;
-      not_run += s == StageState::kBlocked || s == StageState::kPending;
-    }
-    ok -= up_to_date + restored;
-    std::string line = "cadenza: " + std::to_string(ok) + " ran";
-    if (up_to_date) line += ", " + std::to_string(up_to_date) + " up to date";
-    if (restored) line += ", " + std::to_string(restored) + " restored from cache";
-    if (failed) line += ", " + std::to_string(failed) + " failed";
-    if (cancelled) line += ", " + std::to_string(cancelled) + " cancelled";
-    if (not_run) line += ", " + std::to_string(not_run) + " not run";
-    say(line);
-    if (interrupted) return 130;
-    return failed || cancelled || not_run ? 1 : 0;
+    for (size_t i = 0; i < runs.size(); ++i)
+      if (runs[i].phase == Phase::kPending)
+        recorder->finished(name(i), 0, sdk::Outcome::kNotRun,
+                           "not started after an earlier failure (-k keeps independent stages going)");
+    const RunSummary summary = summarize(runs, interrupted);
+    say(summary.line);
+    recorder->run_finished(summary.exit_code);
+    return summary.exit_code;
   }
 };
 
-Orchestrator::Orchestrator(const PreparedWorkflow& workflow, RunOptions options,
-                           std::ostream& out)
-    : impl_(std::make_unique<Impl>(workflow, std::move(options), out)), run_id_(make_run_id()) {
-  impl_->run_id = run_id_;
-}
+Orchestrator::Orchestrator(const PreparedWorkflow& workflow, RunOptions options, std::ostream& out,
+                           BackendFactory backends)
+    : impl_(std::make_unique<Impl>(workflow, std::move(options), out, std::move(backends))) {}
 
 Orchestrator::~Orchestrator() = default;
 
 int Orchestrator::run() { return impl_->run(); }
+
+const std::string& Orchestrator::run_id() const { return impl_->run_id; }
 
 }  // namespace cadenza

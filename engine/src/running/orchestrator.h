@@ -2,14 +2,21 @@
 //
 // When a stage's upstream stages are done, the workspace cache decides: up
 // to date (nothing to do), restore from the run-cache, or run. The lock file
-// is updated atomically after every stage that completes.
+// is updated after every stage that completes.
 //
-// The orchestrator never runs stage code itself. For each stage whose
-// upstream stages succeeded it writes a job spec under
-// .cadenza/runs/<run id>/<stage>/ and submits `cadenza exec-stage <spec>` to
-// the stage's backend plugin. It reacts to the backends' updates, prints each
-// stage's output with a "[stage]" prefix, and on Ctrl-C (SIGINT/SIGTERM)
-// cancels every running job, waits for them, and exits 130.
+// The orchestrator never runs stage code itself. For each attempt of a stage
+// it writes a job spec (job_builder.h) and submits `cadenza exec-stage
+// <spec>` to the stage's backend (backend_pool.h). Everything it learns goes
+// into the run record on disk (run_record.h) as it happens, so other shells
+// can watch and steer the run and a later run can take over its live jobs.
+//
+// How an attempt ended comes from outcome_resolver.h; whether it runs again
+// from retry_policy.h. When a stage ends without success every stage that
+// needs it is not run: pending ones at once, ones already held by a
+// dependency-handling backend through cancel(). On Ctrl-C, SIGTERM or
+// `cadenza cancel --all` it cancels every job, waits for them and exits 130.
+//
+// The caller holds the workspace's RunLock for the whole run.
 #pragma once
 
 #include <memory>
@@ -17,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "backend_pool.h"
 #include "prepared_workflow.h"
 
 namespace cadenza {
@@ -28,24 +36,29 @@ struct RunOptions {
   bool keep_going = false;          // -k: keep running independent stages after a failure
   bool force = false;               // -f: run even stages that are up to date or cached
   bool explain = false;             // --explain: say why each stage runs or not
+  std::string run_id;               // empty: a new one
+  bool detached = false;            // this process is the background driver of `run --detach`
 };
 
 class Orchestrator {
  public:
-  Orchestrator(const PreparedWorkflow& workflow, RunOptions options, std::ostream& out);
+  Orchestrator(const PreparedWorkflow& workflow, RunOptions options, std::ostream& out,
+               BackendFactory backends = plugin_backend_factory());
   ~Orchestrator();
 
   // Runs the selected stages. Returns the process exit code: 0 when every
-  // stage succeeded, 1 when one failed, 130 when cancelled.
+  // stage succeeded, 1 when any did not, 130 when interrupted.
   int run();
 
-  const std::string& run_id() const { return run_id_; }
+  const std::string& run_id() const;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
-  std::string run_id_;
 };
+
+// "20261201-203000-1a2b": sortable, unique per process and second.
+std::string make_run_id();
 
 // Installs SIGINT/SIGTERM handlers that set a flag instead of killing the
 // process; the orchestrator polls it. Returns the number of signals seen.

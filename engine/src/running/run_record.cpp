@@ -1,11 +1,12 @@
 #include "run_record.h"
 
 #include <fcntl.h>
-#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -19,25 +20,116 @@ using nlohmann::json;
 
 namespace {
 
+// A heartbeat older than this means the driver on another host is gone.
+constexpr double kHeartbeatTimeoutS = 30.0;
+
 double now_s() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+int open_for_append(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error("cannot write " + path + ": " + std::strerror(errno));
+  // A torn last line (a writer killed mid-write) must not swallow our first one.
+  struct stat st {};
+  char last = '\n';
+  if (::fstat(fd, &st) == 0 && st.st_size > 0 && ::pread(fd, &last, 1, st.st_size - 1) == 1 &&
+      last != '\n')
+    [[maybe_unused]] ssize_t n = ::write(fd, "\n", 1);
+  return fd;
+}
+
+AttemptStatus& attempt_of(StageStatus& st, int attempt) {
+  for (auto& a : st.attempts)
+    if (a.attempt == attempt) return a;
+  st.attempts.push_back(AttemptStatus{});
+  st.attempts.back().attempt = attempt;
+  return st.attempts.back();
+}
+
+void apply_event(RunStatus& run, const json& e) {
+  const std::string event = e.at("event");
+  const double t = e.at("t");
+  if (event == "run_finished") {
+    run.finished = true;
+    run.exit_code = e.at("exit_code");
+    return;
+  }
+  if (event == "superseded") {
+    run.superseded_by = e.at("by_run");
+    return;
+  }
+  StageStatus& st = run.state[e.at("stage").get<std::string>()];
+  st.since = t;
+  if (event == "waiting_for") {
+    st.waiting_for = e.at("handle");
+    return;
+  }
+  if (e.value("attempt", 1) == 0) {  // ended without a job: reused, or not run
+    st.state = e.at("outcome").get<std::string>();
+    st.error = e.value("error", "");
+    st.reused = e.value("reused", "");
+    return;
+  }
+  AttemptStatus& a = attempt_of(st, e.value("attempt", 1));
+  if (event == "submitted") {
+    st.state = "submitted";
+    st.waiting_for.clear();
+    a.backend = e.at("backend");
+    a.handle = e.at("handle");
+    a.dir = e.at("dir");
+    a.submitted = t;
+  } else if (event == "running") {
+    st.state = "running";
+    a.node = e.value("node", "");
+    a.started = t;
+  } else if (event == "finished") {
+    const auto outcome = sdk::parse_outcome(e.at("outcome").get<std::string>());
+    if (!outcome) return;
+    a.outcome = outcome;
+    a.error = e.value("error", "");
+    a.retry = e.value("retry", "");
+    a.finished = t;
+    st.waiting_for.clear();
+    // An attempt that will be retried leaves the stage waiting for the next.
+    st.state = a.retry.empty() ? std::string(sdk::outcome_name(*outcome)) : "waiting";
+    st.error = a.error;
+    st.reused = e.value("reused", "");
+  }
+}
+
+DriverState driver_state(const RunStatus& run) {
+  if (run.finished) return DriverState::kFinished;
+  if (run.info.driver.is_checkable())
+    return run.info.driver.alive() ? DriverState::kAlive : DriverState::kDead;
+  std::error_code ec;
+  const auto mtime = std::filesystem::last_write_time(run.run_dir + "/driver.alive", ec);
+  if (ec) return DriverState::kDead;
+  const double age = std::chrono::duration<double>(std::filesystem::file_time_type::clock::now() -
+                                                   mtime).count();
+  return age < kHeartbeatTimeoutS ? DriverState::kRemote : DriverState::kDead;
+}
+
 }  // namespace
 
-RunRecorder::RunRecorder(std::string run_dir, std::string run_id, std::string workflow_file,
-                         std::vector<std::string> stages) {
-  write_file_atomic(run_dir + "/run.json",
-                    json{{"run_id", run_id},
-                         {"pid", ::getpid()},
-                         {"workflow", workflow_file},
-                         {"started", now_s()},
-                         {"stages", stages}}
+std::string attempt_dir(const std::string& run_dir, const std::string& stage, int attempt) {
+  const std::string dir = run_dir + "/" + stage;
+  return attempt <= 1 ? dir : dir + "/attempt-" + std::to_string(attempt);
+}
+
+RunRecorder::RunRecorder(std::string run_dir, const RunInfo& info) : run_dir_(std::move(run_dir)) {
+  write_file_atomic(run_dir_ + "/run.json",
+                    json{{"record_version", kRunRecordVersion},
+                         {"run_id", info.run_id},
+                         {"workflow", info.workflow},
+                         {"started", info.started},
+                         {"detached", info.detached},
+                         {"driver", info.driver.to_json()},
+                         {"stages", info.stages}}
                         .dump(1),
                     Durability::kRenameOnly);
-  const std::string events = run_dir + "/events.jsonl";
-  fd_ = ::open(events.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw Error("cannot write " + events + ": " + std::strerror(errno));
+  fd_ = open_for_append(run_dir_ + "/events.jsonl");
+  heartbeat(0);
 }
 
 RunRecorder::~RunRecorder() {
@@ -46,18 +138,61 @@ RunRecorder::~RunRecorder() {
 
 void RunRecorder::append(const std::string& line) {
   const std::string text = line + "\n";
-  // Status is advisory: a full disk must not stop the run.
+  // The record is what other shells see, but a full disk must not stop the run.
   [[maybe_unused]] ssize_t n = ::write(fd_, text.data(), text.size());
 }
 
-void RunRecorder::stage(const std::string& name, const std::string& state, const std::string& error) {
-  json j = {{"t", now_s()}, {"stage", name}, {"state", state}};
-  if (!error.empty()) j["error"] = error;
+void RunRecorder::append_to(const std::string& run_dir, const std::string& json_line) {
+  const int fd = open_for_append(run_dir + "/events.jsonl");
+  const std::string text = json_line + "\n";
+  [[maybe_unused]] ssize_t n = ::write(fd, text.data(), text.size());
+  ::close(fd);
+}
+
+void RunRecorder::submitted(const std::string& stage, int attempt, const std::string& backend,
+                            const std::string& handle, const std::string& dir) {
+  append(json{{"t", now_s()}, {"event", "submitted"}, {"stage", stage}, {"attempt", attempt},
+              {"backend", backend}, {"handle", handle}, {"dir", dir}}
+             .dump());
+}
+
+void RunRecorder::running(const std::string& stage, int attempt, const std::string& node) {
+  json j{{"t", now_s()}, {"event", "running"}, {"stage", stage}, {"attempt", attempt}};
+  if (!node.empty()) j["node"] = node;
   append(j.dump());
 }
 
-void RunRecorder::finished(int exit_code) {
-  append(json{{"t", now_s()}, {"state", "finished"}, {"exit_code", exit_code}}.dump());
+void RunRecorder::finished(const std::string& stage, int attempt, sdk::Outcome outcome,
+                           const std::string& error, const std::string& reused,
+                           const std::string& retry) {
+  json j{{"t", now_s()}, {"event", "finished"}, {"stage", stage}, {"attempt", attempt},
+         {"outcome", std::string(sdk::outcome_name(outcome))}};
+  if (!error.empty()) j["error"] = error;
+  if (!reused.empty()) j["reused"] = reused;
+  if (!retry.empty()) j["retry"] = retry;
+  append(j.dump());
+}
+
+void RunRecorder::waiting_for(const std::string& stage, const std::string& handle,
+                              const std::string& from_run) {
+  append(json{{"t", now_s()}, {"event", "waiting_for"}, {"stage", stage}, {"handle", handle},
+              {"from_run", from_run}}
+             .dump());
+}
+
+void RunRecorder::run_finished(int exit_code) {
+  append(json{{"t", now_s()}, {"event", "run_finished"}, {"exit_code", exit_code}}.dump());
+}
+
+void RunRecorder::heartbeat(double interval_s) {
+  const double t = now_s();
+  if (t - last_heartbeat_ < interval_s) return;
+  last_heartbeat_ = t;
+  const std::string path = run_dir_ + "/driver.alive";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  ::futimens(fd, nullptr);
+  ::close(fd);
 }
 
 std::optional<RunStatus> read_run(const std::string& runs_dir, const std::string& run_id) {
@@ -67,34 +202,40 @@ std::optional<RunStatus> read_run(const std::string& runs_dir, const std::string
   RunStatus run;
   try {
     const json j = json::parse(read_file(dir / "run.json"));
-    run.run_id = j.at("run_id");
-    run.pid = j.at("pid");
-    run.started = j.at("started");
-    run.stages = j.at("stages").get<std::vector<std::string>>();
+    if (j.value("record_version", 1) != kRunRecordVersion) return std::nullopt;
+    run.info.run_id = j.at("run_id");
+    run.info.workflow = j.at("workflow");
+    run.info.started = j.at("started");
+    run.info.detached = j.value("detached", false);
+    run.info.driver = ProcessIdentity::from_json(j.at("driver"));
+    run.info.stages = j.at("stages").get<std::vector<std::string>>();
   } catch (const std::exception&) {
     return std::nullopt;
   }
   run.run_dir = fs::canonical(dir, ec).string();
-  for (const auto& s : run.stages) run.state[s] = StageStatus{"waiting", "", run.started};
+  for (const auto& s : run.info.stages) run.state[s].since = run.info.started;
   std::istringstream events(read_file(dir / "events.jsonl"));
   for (std::string line; std::getline(events, line);) {
     try {
-      const json e = json::parse(line);
-      if (e.at("state") == "finished") {
-        run.finished = true;
-        run.exit_code = e.at("exit_code");
-        continue;
-      }
-      auto& st = run.state[e.at("stage").get<std::string>()];
-      st.state = e.at("state");
-      st.error = e.value("error", "");
-      st.since = e.at("t");
+      apply_event(run, json::parse(line));
     } catch (const std::exception&) {
-      // a line being written right now: ignore
+      // a torn line (its writer was killed) or one being written right now
     }
   }
-  run.alive = !run.finished && ::kill(run.pid, 0) == 0;
+  run.driver = driver_state(run);
   return run;
+}
+
+std::optional<bool> attempt_process_alive(const AttemptStatus& attempt) {
+  if (attempt.dir.empty()) return std::nullopt;
+  try {
+    const json j = json::parse(read_file(attempt.dir + "/exec.json"));
+    const ProcessIdentity p = ProcessIdentity::from_json(j.at("process"));
+    if (!p.is_checkable()) return std::nullopt;
+    return p.alive();
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
 }
 
 }  // namespace cadenza

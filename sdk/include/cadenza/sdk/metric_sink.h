@@ -13,6 +13,7 @@
 #include <string>
 
 #include "cadenza/sdk/metrics.h"
+#include "cadenza/sdk/outcome.h"
 #include "cadenza/sdk/error.h"
 #include "cadenza/sdk/visibility.h"
 
@@ -31,12 +32,12 @@ struct SinkRunInfo {
   std::string workflow_params_json;
 };
 
-enum class RunOutcome { kSucceeded, kFailed, kCancelled };
-
 class CADENZA_API_VISIBLE MetricSink : public MetricsEmitter {
  public:
   virtual void open(const SinkRunInfo& info) = 0;
-  virtual void close(RunOutcome outcome) = 0;
+  // `outcome` is how the stage run ended (outcome.h): a sink sees a time
+  // limit or a preemption as such, not as a generic failure.
+  virtual void close(Outcome outcome) = 0;
 };
 
 }  // namespace cadenza::sdk

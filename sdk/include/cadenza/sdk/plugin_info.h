@@ -20,8 +20,10 @@
 #endif
 
 /* Bump when any SDK interface (Stage, Backend, MetricSink, their contexts,
- * or the value types they exchange) changes in a way that breaks old plugins. */
-#define CADENZA_SDK_ABI_VERSION 1u
+ * or the value types they exchange) changes in a way that breaks old plugins.
+ * 2: backend API v2 (string job handles, attach, submit_array, outcomes by
+ *    cause in JobUpdate); MetricSink::close takes the shared Outcome enum. */
+#define CADENZA_SDK_ABI_VERSION 2u
 
 /* "CDZP" — tells a Cadenza plugin apart from a library that merely happens to
  * export a symbol of the same name. */

@@ -1,0 +1,184 @@
+// End-to-end: runs that outlive the terminal, with backend_local. A run
+// detached, its driver killed with -9, watched and cancelled from other
+// directories, resumed by a second run; time limits reported and retried.
+#include <gmock/gmock.h>
+#include <signal.h>
+
+#include <fstream>
+#include <thread>
+
+#include "workspace.h"
+
+namespace cadenza {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::string slow_chain(const std::string& trace, int train_ms) {
+  const std::string t = "trace = \"" + trace + "\"";
+  return worker("prep", "data/in.txt", "out/prep", t) +
+         worker("train", "out/prep", "out/model", t + ", sleep_ms = " + std::to_string(train_ms)) +
+         worker("export", "out/model", "out/exported", t);
+}
+
+nlohmann::json live(Workspace& ws, const std::string& from = "") {
+  // From another directory, naming the workflow by its path.
+  auto r = test::run_cadenza(from.empty() ? "/" : from, {"status", ws.str() + "/workflow.toml", "--json"});
+  try {
+    return nlohmann::json::parse(r.output);
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
+nlohmann::json stage_of(const nlohmann::json& status, const std::string& stage) {
+  if (status.contains("stages"))
+    for (const auto& s : status["stages"])
+      if (s["stage"] == stage) return s;
+  return {};
+}
+
+bool wait_until(const std::function<bool()>& done, double limit_s = 30) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(limit_s);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
+int pid_of_stage(Workspace& ws, const std::string& stage) {
+  try {
+    return nlohmann::json::parse(ws.read(".cadenza/runs/latest/" + stage + "/exec.json"))["process"]["pid"];
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+bool process_exists(int pid) { return pid > 0 && ::kill(pid, 0) == 0; }
+
+int lines_of(Workspace& ws, const std::string& rel) {
+  std::ifstream in(ws.str() + "/" + rel);
+  int n = 0;
+  for (std::string line; std::getline(in, line);) ++n;
+  return n;
+}
+
+TEST(DetachE2E, DetachedRunSurvivesItsDriverAndASecondRunResumesIt) {
+  Workspace ws("");
+  ws.write("workflow.toml", "[workflow]\nname = \"e2e\"\n" + slow_chain(ws.str() + "/trace.txt", 2500));
+  const auto t0 = std::chrono::steady_clock::now();
+  auto detached = ws.cadenza({"run", "--detach"});
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_EQ(detached.exit_code, 0) << detached.output;
+  EXPECT_THAT(detached.output, HasSubstr("goes on in the background"));
+  EXPECT_LT(took, 2.0);  // returned before train (2.5 s) could end
+
+  ASSERT_TRUE(wait_until([&] { return stage_of(live(ws), "train")["state"] == "running"; }));
+  auto status = live(ws);
+  EXPECT_EQ(status["detached"], true);
+  EXPECT_EQ(status["driver"], "alive");
+  // A second run refuses and names the live one.
+  auto second = ws.cadenza({"run"});
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_THAT(second.output, HasSubstr("already has a live run, run " + status["run_id"].get<std::string>()));
+  EXPECT_THAT(second.output, HasSubstr("cadenza run --attach"));
+
+  // kill -9 the driver; the stage it started runs on.
+  const int train_pid = pid_of_stage(ws, "train");
+  ASSERT_TRUE(process_exists(train_pid));
+  ASSERT_EQ(::kill(status["pid"].get<int>(), SIGKILL), 0);
+  ASSERT_TRUE(wait_until([&] { return live(ws)["driver"] == "dead"; }));
+  auto orphaned = live(ws, "/tmp");
+  EXPECT_EQ(orphaned["running"], false);
+  EXPECT_EQ(stage_of(orphaned, "train")["process_alive"], true);
+  auto text = test::run_cadenza("/tmp", {"status", ws.str() + "/workflow.toml"});
+  EXPECT_THAT(text.output, HasSubstr("died without finishing the run"));
+  EXPECT_THAT(text.output, HasSubstr("still running: train"));
+
+  // A second run waits for the orphan instead of racing it, and reuses what finished.
+  auto resumed = ws.cadenza({"run"});
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_THAT(resumed.output, HasSubstr("[train] waiting for its job of run"));
+  EXPECT_THAT(resumed.output, HasSubstr("[train] restored from cache"));
+  EXPECT_THAT(resumed.output, Not(HasSubstr("[train] started")));
+  EXPECT_THAT(resumed.output, HasSubstr("1 ran, 1 up to date, 1 restored from cache"));
+  EXPECT_EQ(lines_of(ws, "trace.txt"), 3);  // prep, train, export: each executed once
+  EXPECT_EQ(ws.read("out/exported"), "hello\n");
+  EXPECT_EQ(ws.cadenza({"run"}).output.find("3 up to date") != std::string::npos, true);
+}
+
+TEST(DetachE2E, CancelAllFromAnotherShellStopsADetachedRun) {
+  Workspace ws(worker("prep", "data/in.txt", "out/prep") +
+               worker("train", "out/prep", "out/model", "mode = \"wait_cancel\""));
+  ASSERT_EQ(ws.cadenza({"run", "-d"}).exit_code, 0);
+  ASSERT_TRUE(wait_until([&] { return stage_of(live(ws), "train")["state"] == "running"; }));
+  const int pid = pid_of_stage(ws, "train");
+  auto cancel = test::run_cadenza("/tmp", {"cancel", "--all", "--workflow", ws.str() + "/workflow.toml"});
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.output;
+  ASSERT_TRUE(wait_until([&] { return ws.read(".cadenza/runs/latest/events.jsonl").find("run_finished") != std::string::npos; }));
+  EXPECT_FALSE(process_exists(pid));
+  EXPECT_EQ(ws.result("train")["outcome"], "cancelled");
+  EXPECT_FALSE(ws.exists("out/model"));
+  EXPECT_THAT(ws.read(".cadenza/runs/latest/driver.log"), HasSubstr("1 ran, 1 cancelled"));
+}
+
+TEST(DetachE2E, CancelReachesTheJobsOfADeadDriver) {
+  Workspace ws(worker("train", "data/in.txt", "out/model", "mode = \"wait_cancel\""));
+  ASSERT_EQ(ws.cadenza({"run", "--detach"}).exit_code, 0);
+  ASSERT_TRUE(wait_until([&] { return stage_of(live(ws), "train")["state"] == "running"; }));
+  ::kill(live(ws)["pid"].get<int>(), SIGKILL);
+  ASSERT_TRUE(wait_until([&] { return live(ws)["driver"] == "dead"; }));
+  const int pid = pid_of_stage(ws, "train");
+  auto cancel = ws.cadenza({"cancel", "train"});
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.output;
+  EXPECT_THAT(cancel.output, HasSubstr("train: cancel sent to backend_local"));
+  EXPECT_TRUE(wait_until([&] { return !process_exists(pid); }, 15));
+  EXPECT_EQ(ws.result("train")["outcome"], "cancelled");
+  // The record says so too: status no longer shows a live run.
+  EXPECT_THAT(ws.cadenza({"status"}).output, Not(HasSubstr("running")));
+}
+
+TEST(DetachE2E, AttachFollowsALiveRunToItsEnd) {
+  Workspace ws(worker("prep", "data/in.txt", "out/prep", "sleep_ms = 800") +
+               worker("train", "out/prep", "out/model", "sleep_ms = 300"));
+  ASSERT_EQ(ws.cadenza({"run", "--detach"}).exit_code, 0);
+  auto attached = ws.cadenza({"run", "--attach"});
+  EXPECT_EQ(attached.exit_code, 0) << attached.output;
+  EXPECT_THAT(attached.output, HasSubstr("attached to run"));
+  EXPECT_THAT(attached.output, HasSubstr("info mode copy"));  // the stage's own output
+  EXPECT_THAT(attached.output, HasSubstr("[train] succeeded"));
+  EXPECT_THAT(attached.output, HasSubstr("finished with exit code 0"));
+  EXPECT_THAT(ws.cadenza({"run", "--attach"}).output, HasSubstr("no live run to attach to"));
+}
+
+// Defect: a time limit was reported as "cancelled".
+TEST(DetachE2E, ATimeLimitIsReportedAsATimeLimit) {
+  Workspace ws(worker("a", "data/in.txt", "out/a") +
+               worker("b", "out/a", "out/b", "sleep_ms = 3000") + "resources = { time = \"1s\" }\n");
+  auto r = ws.cadenza({"run"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("[b] TIMED OUT after 1."));
+  EXPECT_THAT(r.output, HasSubstr("(limit 1 s)"));
+  EXPECT_THAT(r.output, Not(HasSubstr("cancelled")));
+  EXPECT_THAT(r.output, HasSubstr("1 ran, 1 timed out"));
+  EXPECT_EQ(ws.result("b")["outcome"], "timed_out");
+}
+
+TEST(DetachE2E, ATimeLimitIsRetriedWithMoreTime) {
+  Workspace ws(worker("b", "data/in.txt", "out/b", "sleep_ms = 2000, trace = \"trace.txt\"") +
+               "resources = { time = \"1s\" }\nretries = 1\nretry_time_factor = 5\n");
+  auto r = ws.cadenza({"run"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("[b] TIMED OUT"));
+  EXPECT_THAT(r.output, HasSubstr("retry 1 of 1 with time 5 s"));
+  EXPECT_THAT(r.output, HasSubstr(", attempt 2"));
+  EXPECT_EQ(ws.result("b")["outcome"], "timed_out");  // attempt 1
+  EXPECT_EQ(nlohmann::json::parse(ws.read(".cadenza/runs/latest/b/attempt-2/result.json"))["outcome"], "succeeded");
+  EXPECT_EQ(lines_of(ws, "trace.txt"), 2);
+  EXPECT_EQ(ws.read("out/b"), "hello\n");
+}
+
+}  // namespace
+}  // namespace cadenza
