@@ -12,7 +12,7 @@ base=(g++ make cmake ninja-build pkgconf ccache
       libgtest-dev libgmock-dev libxxhash-dev libsndfile1-dev python3)
 ml=(libtorch-dev libopenblas0-pthread)
 bench=(hyperfine snakemake python3-torch)
-slurm=(slurm-wlm munge)
+slurm=(slurm-wlm munge)  # the SLURM test cluster (scripts/slurm-test-cluster.sh)
 
 want=("${base[@]}")
 for arg in "$@"; do

@@ -366,7 +366,10 @@ struct Orchestrator::Impl : public sdk::BackendHost {
   void finish_attempt(size_t i, const sdk::JobUpdate& update) {
     StageRun& st = runs[i];
     const std::optional<JobResult> result = read_job_result(st.dir);
-    const AttemptOutcome ao = resolve_outcome(update, result, st.user_cancel);
+    AttemptOutcome ao = resolve_outcome(update, result, st.user_cancel);
+    // A job this run cancelled because an upstream stage failed, before it started.
+    if (ao.outcome == sdk::Outcome::kCancelled && st.cancel_sent && !st.user_cancel && st.started == 0)
+      ao = {sdk::Outcome::kNotRun, ao.message};
     const double took = result ? result->finished_at - result->started_at
                                : (st.started > 0 ? steady_now() - st.started : 0);
     if (ao.outcome == sdk::Outcome::kSucceeded) return succeed(i, *result, took);

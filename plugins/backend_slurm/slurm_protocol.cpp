@@ -1,0 +1,188 @@
+#include "slurm_protocol.h"
+
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "cadenza/sdk/error.h"
+
+namespace cadenza::backend_slurm {
+
+using nlohmann::json;
+
+namespace {
+
+std::string string_at(const json& v, const std::string& key) {
+  if (!v.is_string()) throw sdk::PluginError(key + " must be a string (got " + v.dump() + ")");
+  return v.get<std::string>();
+}
+
+std::vector<std::string> strings_at(const json& v, const std::string& key) {
+  if (!v.is_array()) throw sdk::PluginError(key + " must be an array of strings (got " + v.dump() + ")");
+  std::vector<std::string> out;
+  for (const auto& item : v) out.push_back(string_at(item, key + " entries"));
+  return out;
+}
+
+std::string joined(const std::vector<std::string>& parts, const char* sep) {
+  std::string s;
+  for (const auto& p : parts) s += (s.empty() ? "" : sep) + p;
+  return s;
+}
+
+}  // namespace
+
+SlurmConfig parse_config(const std::string& config_json, const SlurmConfig& base) {
+  json j;
+  try {
+    j = json::parse(config_json);
+  } catch (const json::exception& e) {
+    throw sdk::PluginError(std::string("backend_slurm: config is not JSON: ") + e.what());
+  }
+  SlurmConfig c = base;
+  for (auto& [key, v] : j.items()) {
+    if (key == "partition") c.partition = string_at(v, key);
+    else if (key == "account") c.account = string_at(v, key);
+    else if (key == "qos") c.qos = string_at(v, key);
+    else if (key == "constraint") c.constraint = string_at(v, key);
+    else if (key == "exclude") c.exclude = strings_at(v, key);
+    else if (key == "extra_args") c.extra_args = strings_at(v, key);
+    else if (key == "export") {
+      for (const auto& var : strings_at(v, key)) c.export_vars.push_back(var);
+    } else if (key == "gpu_option") {
+      c.gpu_option = string_at(v, key);
+      if (c.gpu_option != "gres" && c.gpu_option != "gpus")
+        throw sdk::PluginError("gpu_option must be \"gres\" (--gres=gpu:N) or \"gpus\" (--gpus=N)");
+    } else if (key == "requeue") {
+      if (!v.is_boolean()) throw sdk::PluginError("requeue must be true or false");
+      c.requeue = v.get<bool>();
+    } else if (key == "poll_max_s") {
+      if (!v.is_number() || v.get<double>() < 0.1 || v.get<double>() > 600)
+        throw sdk::PluginError("poll_max_s must be a number of seconds from 0.1 to 600");
+      c.poll_max_s = v.get<double>();
+    } else if (key == "max_jobs") {
+      // -j: SLURM's own limits apply; accepted so that -j works with every backend.
+    } else {
+      throw sdk::PluginError("unknown key '" + key +
+                             "' (known: partition, account, qos, constraint, exclude, gpu_option, "
+                             "extra_args, export, requeue, poll_max_s)");
+    }
+  }
+  for (const auto& var : c.export_vars)
+    if (var.empty() || var.find_first_of(",=") != std::string::npos)
+      throw sdk::PluginError("export entries must be variable names (got '" + var + "')");
+  return c;
+}
+
+std::string shell_quote(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string batch_script(const std::vector<std::string>& argv) {
+  std::string line = "exec";
+  for (const auto& a : argv) line += " " + shell_quote(a);
+  return "#!/bin/sh\n# written by backend_slurm: the job is this one command\n" + line + "\n";
+}
+
+std::string slurm_minutes(int64_t seconds) { return std::to_string(std::max<int64_t>(1, (seconds + 59) / 60)); }
+
+std::string slurm_megabytes(uint64_t bytes) {
+  return std::to_string(std::max<uint64_t>(1, (bytes + (1u << 20) - 1) >> 20)) + "M";
+}
+
+std::vector<std::string> sbatch_args(const sdk::JobRequest& r, const SlurmConfig& c,
+                                     const std::string& script_path) {
+  std::vector<std::string> a{"--parsable",
+                             "--job-name=" + r.name,
+                             "--comment=cadenza:" + r.run_id,
+                             "--output=" + r.log_path,
+                             "--open-mode=append",  // a requeued job keeps its first part
+                             "--chdir=" + r.workdir,
+                             "--cpus-per-task=" + std::to_string(std::max(1, r.resources.cpus)),
+                             "--export=" + joined(c.export_vars, ",")};
+  a.push_back(c.requeue ? "--requeue" : "--no-requeue");
+  if (r.resources.mem_bytes > 0) a.push_back("--mem=" + slurm_megabytes(r.resources.mem_bytes));
+  if (r.resources.time_limit_s > 0) a.push_back("--time=" + slurm_minutes(r.resources.time_limit_s));
+  if (r.resources.gpus > 0)
+    a.push_back(c.gpu_option == "gpus" ? "--gpus=" + std::to_string(r.resources.gpus)
+                                       : "--gres=gpu:" + std::to_string(r.resources.gpus));
+  if (!c.partition.empty()) a.push_back("--partition=" + c.partition);
+  if (!c.account.empty()) a.push_back("--account=" + c.account);
+  if (!c.qos.empty()) a.push_back("--qos=" + c.qos);
+  if (!c.constraint.empty()) a.push_back("--constraint=" + c.constraint);
+  std::vector<std::string> exclude = c.exclude;
+  exclude.insert(exclude.end(), r.exclude_nodes.begin(), r.exclude_nodes.end());
+  if (!exclude.empty()) a.push_back("--exclude=" + joined(exclude, ","));
+  if (!r.after.empty()) {
+    a.push_back("--dependency=afterok:" + joined(r.after, ":"));
+    a.push_back("--kill-on-invalid-dep=yes");  // never pending for ever
+  }
+  a.insert(a.end(), c.extra_args.begin(), c.extra_args.end());
+  a.push_back(script_path);
+  return a;
+}
+
+std::optional<std::string> parse_job_id(const std::string& out) {
+  std::string id = out.substr(0, out.find_first_of(";\n"));
+  if (id.empty() || id.find_first_not_of("0123456789_") != std::string::npos) return std::nullopt;
+  return id;
+}
+
+std::map<std::string, QueueEntry> parse_squeue(const std::string& output) {
+  std::map<std::string, QueueEntry> jobs;
+  std::istringstream in(output);
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> f;
+    size_t start = 0, bar;
+    while ((bar = line.find('|', start)) != std::string::npos) {
+      f.push_back(line.substr(start, bar - start));
+      start = bar + 1;
+    }
+    f.push_back(line.substr(start));
+    if (f.size() < 5 || f[0].empty()) continue;
+    QueueEntry e{f[0], f[1], f[2], f[3], false};
+    if (e.nodes == "(null)") e.nodes.clear();
+    // %S is set even for a job cancelled while pending: only a job that got
+    // nodes ever ran.
+    e.started = !e.nodes.empty();
+    jobs[e.id] = e;
+  }
+  return jobs;
+}
+
+JobView view_of(const std::string& state, const std::string& reason, bool ever_ran) {
+  using sdk::JobState;
+  using sdk::Outcome;
+  static const std::set<std::string> queued{"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
+                                            "RESV_DEL_HOLD", "SUSPENDED", "STOPPED", "RESIZING"};
+  static const std::set<std::string> running{"RUNNING", "CONFIGURING", "COMPLETING", "SIGNALING",
+                                             "STAGE_OUT"};
+  if (queued.count(state)) return {JobState::kQueued, Outcome::kSucceeded, ""};
+  if (running.count(state)) return {JobState::kRunning, Outcome::kSucceeded, ""};
+  const std::string why = state + (reason.empty() || reason == "None" ? "" : " (" + reason + ")");
+  if (state == "COMPLETED") return {JobState::kFinished, Outcome::kSucceeded, ""};
+  if (state == "TIMEOUT" || state == "DEADLINE") return {JobState::kFinished, Outcome::kTimedOut, why};
+  if (state == "OUT_OF_MEMORY") return {JobState::kFinished, Outcome::kOutOfMemory, why};
+  if (state == "NODE_FAIL" || state == "BOOT_FAIL") return {JobState::kFinished, Outcome::kNodeFailure, why};
+  if (state == "PREEMPTED") return {JobState::kFinished, Outcome::kPreempted, why};
+  if (state == "CANCELLED")
+    return {JobState::kFinished,
+            ever_ran && reason.find("Dependency") == std::string::npos ? Outcome::kCancelled
+                                                                        : Outcome::kNotRun,
+            why};
+  return {JobState::kFinished, Outcome::kFailed, why};  // FAILED, SPECIAL_EXIT, ...
+}
+
+std::map<std::string, std::string> parse_scontrol(const std::string& output) {
+  std::map<std::string, std::string> fields;
+  std::istringstream in(output);
+  for (std::string word; in >> word;) {
+    const size_t eq = word.find('=');
+    if (eq != std::string::npos && eq > 0) fields[word.substr(0, eq)] = word.substr(eq + 1);
+  }
+  return fields;
+}
+
+}  // namespace cadenza::backend_slurm

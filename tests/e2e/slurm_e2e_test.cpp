@@ -1,0 +1,168 @@
+// End-to-end on a real SLURM cluster (scripts/slurm-test-cluster.sh: munge,
+// slurmctld, 3 slurmd as emulated nodes). The test command starts it and
+// exports SLURM_CONF; without it these tests are skipped loudly, and in CI
+// (CI=true) they fail.
+#include <gmock/gmock.h>
+#include <signal.h>
+
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "subprocess.h"
+#include "workspace.h"
+
+namespace cadenza {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+#define REQUIRE_SLURM()                                                                      \
+  do {                                                                                       \
+    const char* conf = std::getenv("SLURM_CONF");                                            \
+    if (!conf || !std::filesystem::exists(conf)) {                                           \
+      if (std::getenv("CI")) FAIL() << "CI needs the SLURM test cluster (SLURM_CONF unset)"; \
+      GTEST_SKIP() << "*** SLURM test cluster not running: start it with "                   \
+                      "scripts/slurm-test-cluster.sh start (scripts/test.sh does) ***";      \
+    }                                                                                        \
+  } while (0)
+
+const std::string kSlurm = "backend = \"slurm\"\n";
+
+ProcessResult slurm(const std::vector<std::string>& argv) {
+  std::vector<std::string> full = argv;
+  full[0] = "/usr/bin/" + full[0];
+  return run_process(full);
+}
+
+// Every event of the latest run, parsed.
+std::vector<nlohmann::json> events(Workspace& ws) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in(ws.read(".cadenza/runs/latest/events.jsonl"));
+  for (std::string line; std::getline(in, line);)
+    try {
+      out.push_back(nlohmann::json::parse(line));
+    } catch (const std::exception&) {
+    }
+  return out;
+}
+
+std::string handle_of(Workspace& ws, const std::string& stage) {
+  std::string h;
+  for (const auto& e : events(ws))
+    if (e["event"] == "submitted" && e["stage"] == stage) h = e["handle"];
+  return h;
+}
+
+std::map<std::string, std::string> job_fields(const std::string& id) {
+  std::map<std::string, std::string> f;
+  std::istringstream in(slurm({"scontrol", "show", "job", "-o", id}).out);
+  for (std::string w; in >> w;)
+    if (auto eq = w.find('='); eq != std::string::npos) f[w.substr(0, eq)] = w.substr(eq + 1);
+  return f;
+}
+
+// Jobs of this run still pending or running.
+std::vector<std::string> live_jobs(const std::string& run_id) {
+  std::vector<std::string> ids;
+  std::istringstream in(slurm({"squeue", "-h", "--states=PENDING,RUNNING,CONFIGURING,COMPLETING", "-o", "%i|%k"}).out);
+  for (std::string line; std::getline(in, line);)
+    if (line.find("cadenza:" + run_id) != std::string::npos) ids.push_back(line.substr(0, line.find('|')));
+  return ids;
+}
+
+bool wait_until(const std::function<bool()>& done, double limit_s = 60) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(limit_s);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return true;
+}
+
+std::string run_id(Workspace& ws) { return nlohmann::json::parse(ws.read(".cadenza/runs/latest/run.json"))["run_id"]; }
+
+TEST(SlurmE2E, ADiamondRunsOnSeveralNodesWithItsResourcesAndLiteralParams) {
+  REQUIRE_SLURM();
+  Workspace ws(worker("a", "data/in.txt", "out/a") +
+                   "resources = { cpus = 2, mem = \"300M\", time = \"5m\", gpus = 1 }\n" +
+                   worker("b", "out/a", "out/b", "sleep_ms = 2000") +
+                   worker("c", "out/a", "out/c",
+                          "sleep_ms = 2000, suffix = \"$(touch pwned) `touch pwned2`; ' \\\" x\"") +
+                   "[stages.d]\nplugin = \"test_worker\"\ndeps = { b = \"out/b\", c = \"out/c\" }\n"
+                   "outs = { out = \"out/d\" }\n",
+               kSlurm);
+  auto r = ws.cadenza({"run"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("4 ran"));
+  std::set<std::string> nodes;
+  for (const auto& e : events(ws))
+    if (e["event"] == "running") nodes.insert(e.value("node", ""));
+  EXPECT_GE(nodes.size(), 2u) << "b and c ran side by side: LLN spreads them";
+  auto a = job_fields(handle_of(ws, "a"));
+  EXPECT_EQ(a["NumCPUs"], "2");
+  EXPECT_THAT(a["TRES"], HasSubstr("mem=300M"));
+  EXPECT_EQ(a["TimeLimit"], "00:05:00");
+  EXPECT_EQ(a["TresPerNode"], "gres:gpu:1");
+  EXPECT_EQ(a["Partition"], "debug");
+  EXPECT_EQ(a["Comment"], "cadenza:" + run_id(ws));
+  EXPECT_EQ(ws.read("out/c"), "hello\n$(touch pwned) `touch pwned2`; ' \" x");
+  EXPECT_FALSE(ws.exists("pwned"));
+  EXPECT_FALSE(ws.exists("pwned2"));
+  EXPECT_THAT(ws.read("out/d"), HasSubstr("hello"));
+  EXPECT_THAT(ws.cadenza({"run"}).output, HasSubstr("0 ran, 4 up to date"));
+}
+
+TEST(SlurmE2E, AFailingStageCancelsItsHeldDependentsAndTheRunEnds) {
+  REQUIRE_SLURM();
+  Workspace ws(worker("a", "data/in.txt", "out/a", "mode = \"throw\"") + worker("b", "out/a", "out/b") +
+                   worker("c", "out/b", "out/c"),
+               kSlurm);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = ws.cadenza({"run"});
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("the test worker was asked to fail"));
+  EXPECT_THAT(r.output, HasSubstr("1 failed, 2 not run"));
+  EXPECT_LT(took, 20.0);
+  EXPECT_TRUE(live_jobs(run_id(ws)).empty());
+}
+
+TEST(SlurmE2E, CancelAllFromAnotherShellLeavesNoJobOfTheRun) {
+  REQUIRE_SLURM();
+  Workspace ws(worker("a", "data/in.txt", "out/a", "mode = \"wait_cancel\"") + worker("b", "out/a", "out/b"),
+               kSlurm);
+  ASSERT_EQ(ws.cadenza({"run", "--detach"}).exit_code, 0);
+  const std::string id = run_id(ws);
+  ASSERT_TRUE(wait_until([&] { return ws.read(".cadenza/runs/latest/events.jsonl").find("\"running\"") != std::string::npos; }));
+  auto cancel = test::run_cadenza("/tmp", {"cancel", "--all", "--workflow", ws.str() + "/workflow.toml"});
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.output;
+  ASSERT_TRUE(wait_until([&] { return ws.read(".cadenza/runs/latest/events.jsonl").find("run_finished") != std::string::npos; }));
+  EXPECT_TRUE(wait_until([&] { return live_jobs(id).empty(); }, 20));
+  EXPECT_EQ(ws.result("a")["outcome"], "cancelled");
+  EXPECT_EQ(ws.cadenza({"cache", "verify"}).exit_code, 0);
+}
+
+TEST(SlurmE2E, ASecondRunWaitsForTheJobsOfADeadDriver) {
+  REQUIRE_SLURM();
+  Workspace ws(worker("a", "data/in.txt", "out/a", "sleep_ms = 3000, trace = \"trace.txt\"") +
+                   worker("b", "out/a", "out/b", "trace = \"trace.txt\""),
+               kSlurm);
+  ASSERT_EQ(ws.cadenza({"run", "--detach"}).exit_code, 0);
+  ASSERT_TRUE(wait_until([&] { return ws.read(".cadenza/runs/latest/events.jsonl").find("\"running\"") != std::string::npos; }));
+  const int driver = nlohmann::json::parse(ws.read(".cadenza/runs/latest/run.json"))["driver"]["pid"];
+  ASSERT_EQ(::kill(driver, SIGKILL), 0);
+  ASSERT_TRUE(wait_until([&] { return ws.cadenza({"status", "--json"}).output.find("\"dead\"") != std::string::npos; }));
+  auto resumed = ws.cadenza({"run"});
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_THAT(resumed.output, HasSubstr("waiting for its job of run"));
+  std::ifstream trace(ws.str() + "/trace.txt");
+  int executions = 0;
+  for (std::string line; std::getline(trace, line);) ++executions;
+  EXPECT_EQ(executions, 2) << "each stage executed once, a by the first run's job";
+  EXPECT_EQ(ws.read("out/b"), "hello\n");
+}
+
+}  // namespace
+}  // namespace cadenza
