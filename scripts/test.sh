@@ -12,7 +12,7 @@ scripts/build.sh
 if [ "$(id -u)" = 0 ]; then
   if cluster_env=$(scripts/slurm-test-cluster.sh start); then
     eval "$cluster_env"
-    trap 'scripts/slurm-test-cluster.sh stop' EXIT
+    trap "$PWD/scripts/slurm-test-cluster.sh stop" EXIT
   elif [ "${CI:-}" = true ]; then
     echo "test.sh: the SLURM test cluster did not start" >&2
     exit 1

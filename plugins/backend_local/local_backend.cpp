@@ -17,6 +17,7 @@
 
 #include "cadenza/sdk/error.h"
 #include "cadenza/sdk/export.h"
+#include "cadenza/sdk/units.h"
 
 extern char** environ;
 
@@ -40,20 +41,8 @@ uint64_t physical_memory() {
 uint64_t parse_size(const json& v, const std::string& field) {
   if (v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0))
     return v.get<uint64_t>();
-  if (v.is_string()) {
-    const std::string s = v.get<std::string>();
-    size_t used = 0;
-    double n = 0;
-    try {
-      n = std::stod(s, &used);
-    } catch (...) {
-      used = 0;
-    }
-    std::string unit = s.substr(used);
-    const std::map<std::string, double> scale{{"", 1}, {"K", 1024.0}, {"M", 1048576.0},
-                                              {"G", 1073741824.0}, {"T", 1099511627776.0}};
-    if (used > 0 && n >= 0 && scale.count(unit)) return static_cast<uint64_t>(n * scale.at(unit));
-  }
+  if (v.is_string())
+    if (auto bytes = sdk::parse_bytes(v.get<std::string>())) return *bytes;  // the engine's own rules
   throw sdk::PluginError(field + " must be a size like \"16G\" or a number of bytes (got " +
                          v.dump() + ")");
 }

@@ -223,6 +223,12 @@ TEST_F(LocalBackendTest, AttachRefusesForeignHandles) {
   EXPECT_THROW(b->attach({"some-other-host-name:/tmp/x"}), sdk::PluginError);
 }
 
+TEST_F(LocalBackendTest, SizesAreReadLikeTheWorkflowsOwn) {
+  EXPECT_NO_THROW(make(R"({"mem": "1GB"})"));  // refused before: one parser for both now
+  EXPECT_NO_THROW(make(R"({"mem": "1.5GiB"})"));
+  EXPECT_THROW(make(R"({"mem": "1e30G"})"), sdk::PluginError);
+}
+
 TEST_F(LocalBackendTest, BadConfigNamesTheKey) {
   auto backend = PluginLibrary::load(test::plugin_dir() + "/cadenza-backend_local.so")->create_backend();
   try {

@@ -1,3 +1,4 @@
+#include "cadenza/sdk/units.h"
 #include "workflow_parser.h"
 
 #include <gmock/gmock.h>
@@ -117,7 +118,7 @@ TEST(WorkflowParser, WrongTypes) {
   EXPECT_THAT(error_of([] {
                 parse_workflow_text("[stages.a]\nplugin = \"x\"\nouts = { o = \"o\" }\nresources = { cpus = 0 }\n", "w.toml");
               }),
-              HasSubstr("w.toml:4:22: stage 'a' resources.cpus must be a positive integer"));
+              HasSubstr("w.toml:4:22: stage 'a' resources.cpus must be an integer from 1 to 65536"));
   EXPECT_THAT(error_of([] {
                 parse_workflow_text("[stages.a]\nplugin = \"x\"\nouts = { o = \"o\" }\nresources = { mem = \"lots\" }\n", "w.toml");
               }),
@@ -130,6 +131,29 @@ TEST(WorkflowParser, WrongTypes) {
                 parse_workflow_text("[workflow]\ncache_link = \"symlink\"\n[stages.a]\nplugin = \"x\"\nouts = { o = \"o\" }\n", "w.toml");
               }),
               HasSubstr("w.toml:2:14: workflow.cache_link must be one of auto, reflink, hardlink, copy"));
+}
+
+// Sizes and durations: one parser for the engine and the backends
+// (sdk/units.h); nothing that overflows or is not a number means "no limit".
+TEST(WorkflowParser, ResourceValuesAreRangeChecked) {
+  auto resources = [](const std::string& table) {
+    return parse_workflow_text("[stages.a]\nplugin = \"x\"\nouts = { o = \"o\" }\nresources = " + table + "\n",
+                               "w.toml").stages[0].resources;
+  };
+  EXPECT_EQ(resources("{ mem = \"1GB\" }").mem_bytes, 1ull << 30);
+  EXPECT_EQ(resources("{ mem = \"1.5GiB\" }").mem_bytes, 3ull << 29);
+  EXPECT_EQ(resources("{ mem = \"512m\" }").mem_bytes, 512ull << 20);
+  EXPECT_EQ(resources("{ time = \"1:30:00\" }").time_limit_s, 5400);
+  EXPECT_EQ(resources("{ time = \"1.5h\" }").time_limit_s, 5400);
+  for (const char* bad : {"{ cpus = 2147483648 }", "{ gpus = 100000 }", "{ mem = \"1e30G\" }",
+                          "{ mem = \"99999999999T\" }", "{ mem = \"nan\" }", "{ mem = -1 }",
+                          "{ time = \"1e300d\" }", "{ time = \"nan\" }", "{ time = \"inf\" }",
+                          "{ time = \"99999999999999999:00:00\" }", "{ time = \"1:2:3:4\" }",
+                          "{ time = \"-5s\" }"})
+    EXPECT_THAT(error_of([&] { resources(bad); }), HasSubstr("w.toml:4:")) << bad;
+  EXPECT_EQ(sdk::parse_bytes("16G"), 16ull << 30);
+  EXPECT_FALSE(sdk::parse_bytes("16 G"));
+  EXPECT_FALSE(sdk::parse_seconds("90x"));
 }
 
 TEST(WorkflowParser, BadStageName) {

@@ -1,5 +1,7 @@
 #include "workflow_parser.h"
 
+#include "cadenza/sdk/units.h"
+
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
@@ -227,9 +229,11 @@ class Parser {
       const std::string k(key.str());
       ValueAt v{to_json(value), pos_of(value, file_)};
       if (k == "cpus" || k == "gpus") {
-        if (!value.is_integer() || value.value<int64_t>().value() < (k == "cpus" ? 1 : 0))
-          fail(value, where + "." + k + " must be a " +
-                          (k == "cpus" ? "positive" : "non-negative") + " integer");
+        const int64_t low = k == "cpus" ? 1 : 0, high = k == "cpus" ? 65536 : 1024;
+        if (!value.is_integer() || value.value<int64_t>().value() < low ||
+            value.value<int64_t>().value() > high)
+          fail(value, where + "." + k + " must be an integer from " + std::to_string(low) +
+                          " to " + std::to_string(high));
         (k == "cpus" ? r.cpus : r.gpus) = static_cast<int>(value.value<int64_t>().value());
       }
       if (k == "mem") r.mem_bytes = parse_memory_size(v, where + ".mem");
@@ -333,67 +337,32 @@ RetryDecl Workflow::retry_for(const StageDecl& stage) const {
 }
 
 uint64_t parse_memory_size(const ValueAt& value, const std::string& where) {
-  if (value.value.is_number_integer() && value.value.get<int64_t>() >= 0)
-    return value.value.get<uint64_t>();
   const std::string bad = value.pos.str() + ": " + where +
-                          " must be a size like \"512M\", \"16G\" or a number of bytes";
+                          " must be a size like \"512M\", \"16G\" or a number of bytes, at most 2^62";
+  if (value.value.is_number_unsigned() || value.value.is_number_integer()) {
+    if (value.value.get<int64_t>() >= 0 && value.value.get<int64_t>() <= (int64_t{1} << 62))
+      return value.value.get<uint64_t>();
+    throw Error(bad + " (got " + value.value.dump() + ")");
+  }
   if (!value.value.is_string()) throw Error(bad);
   const std::string text = value.value.get<std::string>();
-  size_t used = 0;
-  double number = 0;
-  try {
-    number = std::stod(text, &used);
-  } catch (...) {
-    throw Error(bad + " (got \"" + text + "\")");
-  }
-  std::string unit = text.substr(used);
-  for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (!unit.empty() && unit.back() == 'B') unit.pop_back();
-  if (!unit.empty() && unit.back() == 'I') unit.pop_back();
-  static const std::map<std::string, double> scale{
-      {"", 1}, {"K", 1024.0}, {"M", 1048576.0}, {"G", 1073741824.0}, {"T", 1099511627776.0}};
-  auto it = scale.find(unit);
-  if (it == scale.end() || number < 0) throw Error(bad + " (got \"" + text + "\")");
-  return static_cast<uint64_t>(number * it->second);
+  if (auto bytes = sdk::parse_bytes(text)) return *bytes;
+  throw Error(bad + " (got \"" + text + "\")");
 }
 
 int64_t parse_duration_s(const ValueAt& value, const std::string& where) {
-  if (value.value.is_number_integer() && value.value.get<int64_t>() >= 0)
-    return value.value.get<int64_t>();
   const std::string bad = value.pos.str() + ": " + where +
                           " must be a duration like \"90s\", \"30m\", \"2h\", \"1d\", "
                           "\"HH:MM:SS\" or a number of seconds";
+  if (value.value.is_number_integer()) {
+    if (value.value.get<int64_t>() >= 0 && value.value.get<int64_t>() <= (int64_t{1} << 62))
+      return value.value.get<int64_t>();
+    throw Error(bad + " (got " + value.value.dump() + ")");
+  }
   if (!value.value.is_string()) throw Error(bad);
   const std::string text = value.value.get<std::string>();
-  try {
-    if (text.find(':') != std::string::npos) {
-      int64_t total = 0;
-      size_t start = 0;
-      while (start <= text.size()) {
-        size_t end = text.find(':', start);
-        if (end == std::string::npos) end = text.size();
-        size_t used = 0;
-        const std::string part = text.substr(start, end - start);
-        int64_t n = std::stoll(part, &used);
-        if (used != part.size() || n < 0) throw Error(bad);
-        total = total * 60 + n;
-        start = end + 1;
-      }
-      return total;
-    }
-    size_t used = 0;
-    double n = std::stod(text, &used);
-    const std::string unit = text.substr(used);
-    static const std::map<std::string, double> scale{{"", 1}, {"s", 1}, {"m", 60}, {"h", 3600},
-                                                     {"d", 86400}};
-    auto it = scale.find(unit);
-    if (it == scale.end() || n < 0) throw Error(bad);
-    return static_cast<int64_t>(n * it->second);
-  } catch (const Error&) {
-    throw Error(bad + " (got \"" + text + "\")");
-  } catch (...) {
-    throw Error(bad + " (got \"" + text + "\")");
-  }
+  if (auto seconds = sdk::parse_seconds(text)) return *seconds;
+  throw Error(bad + " (got \"" + text + "\")");
 }
 
 Workflow parse_workflow_text(const std::string& text, const std::string& file_name) {
