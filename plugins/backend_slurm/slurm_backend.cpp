@@ -6,6 +6,8 @@
 #include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include "cadenza/sdk/error.h"
@@ -58,6 +60,25 @@ void SlurmBackend::configure(const std::string& config_json, sdk::BackendHost& h
   interval_ = config_.poll_min_s;
 }
 
+std::string SlurmBackend::sbatch(const std::vector<std::string>& args, const std::string& what) {
+  std::vector<std::string> argv{"sbatch"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const CommandResult r = run_command(argv);
+  const auto id = r.ok() ? parse_job_id(r.out) : std::nullopt;
+  if (!id) throw sdk::PluginError("sbatch refused " + what + ": " + trimmed(r.err.empty() ? r.out : r.err));
+  next_poll_ = 0;  // look soon
+  return *id;
+}
+
+void SlurmBackend::track(const std::string& id, const sdk::JobRequest& request) {
+  Job job;
+  job.id = id;
+  job.name = request.name;
+  job.log_path = request.log_path;
+  job.run_dir = request.run_dir;
+  jobs_[id] = std::move(job);
+}
+
 sdk::JobHandle SlurmBackend::submit(const sdk::JobRequest& request) {
   const SlurmConfig config = parse_config(request.backend_config_json, config_);
   if (request.run_dir.empty()) throw sdk::PluginError("job '" + request.name + "' has no run directory");
@@ -67,21 +88,50 @@ sdk::JobHandle SlurmBackend::submit(const sdk::JobRequest& request) {
     out << batch_script(request.argv);
     if (!out) throw sdk::PluginError("cannot write " + script);
   }
-  std::vector<std::string> argv{"sbatch"};
-  for (auto& a : sbatch_args(request, config, script)) argv.push_back(std::move(a));
-  const CommandResult r = run_command(argv);
-  const auto id = r.ok() ? parse_job_id(r.out) : std::nullopt;
-  if (!id)
-    throw sdk::PluginError("sbatch refused job '" + request.name + "': " +
-                           trimmed(r.err.empty() ? r.out : r.err));
-  Job job;
-  job.id = *id;
-  job.name = request.name;
-  job.log_path = request.log_path;
-  job.run_dir = request.run_dir;
-  jobs_[job.id] = std::move(job);
-  next_poll_ = 0;  // look soon
-  return *id;
+  const std::string id = sbatch(sbatch_args(request, config, script), "job '" + request.name + "'");
+  track(id, request);
+  return id;
+}
+
+size_t SlurmBackend::max_array_size() {
+  if (max_array_size_ > 0) return max_array_size_;
+  max_array_size_ = 1001;  // SLURM's default
+  const CommandResult r = run_command({"scontrol", "show", "config"});
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("MaxArraySize", 0) == 0) {
+      const size_t eq = line.find('=');
+      if (eq != std::string::npos) max_array_size_ = std::max<size_t>(1, std::strtoul(line.c_str() + eq + 1, nullptr, 10));
+    }
+  return max_array_size_;
+}
+
+std::vector<sdk::JobHandle> SlurmBackend::submit_array(const std::vector<sdk::JobRequest>& requests) {
+  if (requests.size() < 2 || !alike_for_array(requests)) return Backend::submit_array(requests);
+  const SlurmConfig config = parse_config(requests.front().backend_config_json, config_);
+  std::vector<sdk::JobHandle> handles;
+  for (const auto& [first, size] : array_chunks(requests.size(), max_array_size())) {
+    const std::vector<sdk::JobRequest> chunk(requests.begin() + static_cast<long>(first),
+                                             requests.begin() + static_cast<long>(first + size));
+    const std::string script = chunk.front().run_dir + "/array.sbatch";
+    {
+      std::ofstream out(script, std::ios::trunc);
+      out << array_script(chunk);
+      if (!out) throw sdk::PluginError("cannot write " + script);
+    }
+    sdk::JobRequest shared = chunk.front();
+    shared.log_path = "/dev/null";  // each task appends to its own log (array_script)
+    std::vector<std::string> args = sbatch_args(shared, config, script);
+    std::string range = "--array=0-" + std::to_string(size - 1);
+    if (config.array_max_running > 0) range += "%" + std::to_string(config.array_max_running);
+    args.insert(args.begin() + 1, range);
+    const std::string id = sbatch(args, "an array of " + std::to_string(size) + " '" + shared.name + "' jobs");
+    for (size_t k = 0; k < size; ++k) {
+      handles.push_back(id + "_" + std::to_string(k));
+      track(handles.back(), chunk[k]);
+    }
+  }
+  return handles;
 }
 
 void SlurmBackend::attach(const std::vector<sdk::JobHandle>& handles) {
@@ -182,10 +232,12 @@ void SlurmBackend::poll(std::vector<sdk::JobUpdate>& updates) {
     }
   }
   if (!ask.empty()) {
+    std::set<std::string> bases;  // an array task "12_3" is listed under job 12
+    for (const auto& id : ask) bases.insert(id.substr(0, id.find('_')));
     std::string ids;
-    for (const auto& id : ask) ids += (ids.empty() ? "" : ",") + id;
-    const CommandResult r = run_command({"squeue", "--noheader", "--states=all", "--jobs=" + ids,
-                                         "--format=%i|%T|%N|%r|%S"});
+    for (const auto& id : bases) ids += (ids.empty() ? "" : ",") + id;
+    const CommandResult r = run_command({"squeue", "--noheader", "--array", "--states=all",
+                                         "--jobs=" + ids, "--format=%i|%T|%N|%r|%S"});
     // squeue fails outright when none of the ids is known any more.
     const auto queue = r.ok() ? parse_squeue(r.out) : std::map<std::string, QueueEntry>{};
     for (const auto& id : ask) {

@@ -12,6 +12,10 @@
 // job that left the queue without a result file is looked up once with
 // `scontrol show job`. sacct is never used (clusters without slurmdbd exist).
 //
+// submit_array: one `sbatch --array=0-(n-1)` per chunk of at most the
+// cluster's MaxArraySize tasks; task k picks its command by
+// SLURM_ARRAY_TASK_ID. squeue is asked with --array, one line per task.
+//
 // cancel: collected and sent as one `scancel <ids...>` at the next wait().
 // Handles are SLURM job ids, so attach() works from any login node.
 #pragma once
@@ -31,6 +35,8 @@ class SlurmBackend : public sdk::Backend {
   void configure(const std::string& config_json, sdk::BackendHost& host) override;
   bool handles_dependencies() const override { return true; }
   sdk::JobHandle submit(const sdk::JobRequest& request) override;
+  // One sbatch --array per MaxArraySize tasks; handles are "<job id>_<task>".
+  std::vector<sdk::JobHandle> submit_array(const std::vector<sdk::JobRequest>& requests) override;
   void attach(const std::vector<sdk::JobHandle>& handles) override;
   std::vector<sdk::JobUpdate> wait(int timeout_ms) override;
   void cancel(const sdk::JobHandle& handle) override;
@@ -47,6 +53,9 @@ class SlurmBackend : public sdk::Backend {
   void look_up_gone_job(Job& job, std::vector<sdk::JobUpdate>& updates);
   void tail_log(Job& job);
   void flush_cancels();
+  size_t max_array_size();
+  std::string sbatch(const std::vector<std::string>& args, const std::string& what);
+  void track(const std::string& id, const sdk::JobRequest& request);
 
   SlurmConfig config_;
   sdk::BackendHost* host_ = nullptr;
@@ -54,6 +63,7 @@ class SlurmBackend : public sdk::Backend {
   std::vector<std::string> cancels_;
   std::vector<sdk::JobUpdate> pending_;
   double next_poll_ = 0, interval_ = 0;
+  size_t max_array_size_ = 0;  // from `scontrol show config`, asked once
 };
 
 }  // namespace cadenza::backend_slurm

@@ -33,9 +33,9 @@ std::string joined(const std::vector<std::string>& parts, const char* sep) {
 }  // namespace
 
 SlurmConfig parse_config(const std::string& config_json, const SlurmConfig& base) {
-  json j;
+  json j = json::object();
   try {
-    j = json::parse(config_json);
+    if (!config_json.empty()) j = json::parse(config_json);
   } catch (const json::exception& e) {
     throw sdk::PluginError(std::string("backend_slurm: config is not JSON: ") + e.what());
   }
@@ -53,6 +53,10 @@ SlurmConfig parse_config(const std::string& config_json, const SlurmConfig& base
       c.gpu_option = string_at(v, key);
       if (c.gpu_option != "gres" && c.gpu_option != "gpus")
         throw sdk::PluginError("gpu_option must be \"gres\" (--gres=gpu:N) or \"gpus\" (--gpus=N)");
+    } else if (key == "array_max_running") {
+      if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > 100000)
+        throw sdk::PluginError("array_max_running must be an integer from 0 (no limit) to 100000");
+      c.array_max_running = v.get<int>();
     } else if (key == "requeue") {
       if (!v.is_boolean()) throw sdk::PluginError("requeue must be true or false");
       c.requeue = v.get<bool>();
@@ -65,7 +69,7 @@ SlurmConfig parse_config(const std::string& config_json, const SlurmConfig& base
     } else {
       throw sdk::PluginError("unknown key '" + key +
                              "' (known: partition, account, qos, constraint, exclude, gpu_option, "
-                             "extra_args, export, requeue, poll_max_s)");
+                             "extra_args, export, array_max_running, requeue, poll_max_s)");
     }
   }
   for (const auto& var : c.export_vars)
@@ -90,6 +94,36 @@ std::string slurm_minutes(int64_t seconds) { return std::to_string(std::max<int6
 
 std::string slurm_megabytes(uint64_t bytes) {
   return std::to_string(std::max<uint64_t>(1, (bytes + (1u << 20) - 1) >> 20)) + "M";
+}
+
+std::string array_script(const std::vector<sdk::JobRequest>& requests) {
+  std::string s = "#!/bin/sh\n# written by backend_slurm: task k of the array runs command k\n"
+                  "case \"$SLURM_ARRAY_TASK_ID\" in\n";
+  for (size_t k = 0; k < requests.size(); ++k) {
+    std::string line = "exec";
+    for (const auto& a : requests[k].argv) line += " " + shell_quote(a);
+    s += std::to_string(k) + ") " + line + " >>" + shell_quote(requests[k].log_path) + " 2>&1 ;;\n";
+  }
+  return s + "esac\necho \"backend_slurm: no command for array task $SLURM_ARRAY_TASK_ID\" >&2\nexit 2\n";
+}
+
+bool alike_for_array(const std::vector<sdk::JobRequest>& requests) {
+  for (const auto& r : requests) {
+    const auto& f = requests.front();
+    if (r.workdir != f.workdir || r.run_id != f.run_id || r.after != f.after ||
+        r.exclude_nodes != f.exclude_nodes || r.backend_config_json != f.backend_config_json ||
+        r.resources.cpus != f.resources.cpus || r.resources.gpus != f.resources.gpus ||
+        r.resources.mem_bytes != f.resources.mem_bytes ||
+        r.resources.time_limit_s != f.resources.time_limit_s)
+      return false;
+  }
+  return !requests.empty();
+}
+
+std::vector<std::pair<size_t, size_t>> array_chunks(size_t count, size_t max_size) {
+  std::vector<std::pair<size_t, size_t>> chunks;  // (first request, size)
+  for (size_t start = 0; start < count; start += max_size) chunks.push_back({start, std::min(max_size, count - start)});
+  return chunks;
 }
 
 std::vector<std::string> sbatch_args(const sdk::JobRequest& r, const SlurmConfig& c,

@@ -25,6 +25,7 @@ struct SlurmConfig {
   // login shell happened to hold. SLURM adds its own SLURM_* variables.
   std::vector<std::string> export_vars{"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL",
                                        "TZ", "TMPDIR", "CADENZA_PLUGIN_PATH"};
+  int array_max_running = 0;            // N > 0: --array=...%N (tasks running at once)
   bool requeue = false;                 // let SLURM requeue (default: Cadenza retries alone)
   double poll_min_s = 0.5, poll_max_s = 5.0;  // squeue interval, backing off while nothing changes
 };
@@ -37,6 +38,14 @@ SlurmConfig parse_config(const std::string& config_json, const SlurmConfig& base
 std::string batch_script(const std::vector<std::string>& argv);
 // 'text' with every ' written as '\'' : safe for any bytes but NUL.
 std::string shell_quote(const std::string& text);
+
+// The batch script of a job array: task k runs requests[k]'s command with
+// its output appended to requests[k]'s log (tasks differ in spec and log).
+std::string array_script(const std::vector<sdk::JobRequest>& requests);
+// True if the requests can be one array: everything sbatch is told is alike.
+bool alike_for_array(const std::vector<sdk::JobRequest>& requests);
+// Chunks of at most `max_size` tasks (MaxArraySize), each indexed from 0.
+std::vector<std::pair<size_t, size_t>> array_chunks(size_t count, size_t max_size);
 
 // sbatch's options for one job (the script path comes last).
 std::vector<std::string> sbatch_args(const sdk::JobRequest& request, const SlurmConfig& config,

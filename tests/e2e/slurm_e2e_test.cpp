@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "plugin_library.h"
 #include "subprocess.h"
 #include "workspace.h"
 
@@ -140,7 +141,12 @@ TEST(SlurmE2E, CancelAllFromAnotherShellLeavesNoJobOfTheRun) {
   EXPECT_EQ(cancel.exit_code, 0) << cancel.output;
   ASSERT_TRUE(wait_until([&] { return ws.read(".cadenza/runs/latest/events.jsonl").find("run_finished") != std::string::npos; }));
   EXPECT_TRUE(wait_until([&] { return live_jobs(id).empty(); }, 20));
-  EXPECT_EQ(ws.result("a")["outcome"], "cancelled");
+  // The record, not result.json: a cancel in the job's first milliseconds
+  // stops it before exec-stage can write one.
+  std::string outcome;
+  for (const auto& e : events(ws))
+    if (e["event"] == "finished" && e["stage"] == "a") outcome = e["outcome"];
+  EXPECT_EQ(outcome, "cancelled");
   EXPECT_EQ(ws.cadenza({"cache", "verify"}).exit_code, 0);
 }
 
@@ -162,6 +168,55 @@ TEST(SlurmE2E, ASecondRunWaitsForTheJobsOfADeadDriver) {
   for (std::string line; std::getline(trace, line);) ++executions;
   EXPECT_EQ(executions, 2) << "each stage executed once, a by the first run's job";
   EXPECT_EQ(ws.read("out/b"), "hello\n");
+}
+
+struct QuietHost : sdk::BackendHost {
+  void job_output(const sdk::JobHandle&, std::string_view) override {}
+};
+
+// N > MaxArraySize (5 on the test cluster) like jobs: the fewest sbatch calls.
+TEST(SlurmE2E, AnArrayLargerThanMaxArraySizeTakesTheFewestSbatchCalls) {
+  REQUIRE_SLURM();
+  test::TempDir dir;
+  const std::string calls = dir.str() + "/sbatch-calls";
+  dir.write("bin/sbatch", "#!/bin/sh\necho \"$*\" >> '" + calls + "'\nexec /usr/bin/sbatch \"$@\"\n");
+  std::filesystem::permissions(dir.str() + "/bin/sbatch", std::filesystem::perms::owner_all);
+  const std::string old_path = std::getenv("PATH");
+  ::setenv("PATH", (dir.str() + "/bin:" + old_path).c_str(), 1);
+  auto backend = PluginLibrary::load(test::plugin_dir() + "/cadenza-backend_slurm.so")->create_backend();
+  QuietHost host;
+  backend->configure("{}", host);
+  std::vector<sdk::JobRequest> requests;
+  for (int k = 0; k < 7; ++k) {
+    sdk::JobRequest r;
+    r.name = "sweep";
+    r.run_id = "arraytest";
+    r.workdir = dir.str();
+    r.run_dir = dir.str() + "/task" + std::to_string(k);
+    std::filesystem::create_directories(r.run_dir);
+    r.log_path = r.run_dir + "/log.txt";
+    r.argv = {"/bin/sh", "-c", "echo variant " + std::to_string(k) + " on $SLURMD_NODENAME"};
+    requests.push_back(r);
+  }
+  const auto handles = backend->submit_array(requests);
+  ::setenv("PATH", old_path.c_str(), 1);
+  ASSERT_EQ(handles.size(), 7u);
+  std::map<sdk::JobHandle, sdk::JobUpdate> done;
+  wait_until([&] {
+    for (auto& u : backend->wait(200))
+      if (u.state == sdk::JobState::kFinished) done[u.handle] = u;
+    return done.size() == 7;
+  });
+  ASSERT_EQ(done.size(), 7u);
+  for (const auto& [h, u] : done) EXPECT_EQ(u.outcome, sdk::Outcome::kSucceeded) << h << ": " << u.message;
+  std::ifstream in(calls);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 2u) << "7 tasks with MaxArraySize 5: two arrays";
+  EXPECT_THAT(lines[0], HasSubstr("--array=0-4"));
+  EXPECT_THAT(lines[1], HasSubstr("--array=0-1"));
+  for (int k = 0; k < 7; ++k)
+    EXPECT_THAT(dir.read("task" + std::to_string(k) + "/log.txt"), HasSubstr("variant " + std::to_string(k) + " on node"));
 }
 
 }  // namespace
