@@ -40,6 +40,7 @@ ProcessResult slurm(const std::vector<std::string>& argv) {
 // Every event of the latest run, parsed.
 std::vector<nlohmann::json> events(Workspace& ws) {
   std::vector<nlohmann::json> out;
+  if (!ws.exists(".cadenza/runs/latest/events.jsonl")) return out;  // not started yet
   std::istringstream in(ws.read(".cadenza/runs/latest/events.jsonl"));
   for (std::string line; std::getline(in, line);)
     try {
@@ -168,6 +169,37 @@ TEST(SlurmE2E, ASecondRunWaitsForTheJobsOfADeadDriver) {
   for (std::string line; std::getline(trace, line);) ++executions;
   EXPECT_EQ(executions, 2) << "each stage executed once, a by the first run's job";
   EXPECT_EQ(ws.read("out/b"), "hello\n");
+}
+
+// scontrol update state=down: SLURM reports NODE_FAIL (killing a slurmd
+// would not be one); the stage is retried with that node excluded.
+TEST(SlurmE2E, ANodeFailureIsRetriedOnAnotherNode) {
+  REQUIRE_SLURM();
+  Workspace ws(worker("a", "data/in.txt", "out/a", "sleep_ms = 4000, trace = \"trace.txt\"") +
+                   "retries = 1\n",
+               kSlurm);
+  test::CliProcess run(ws.str(), {"run"});
+  std::string node;
+  ASSERT_TRUE(wait_until([&] {
+    for (const auto& e : events(ws))
+      if (e["event"] == "running") node = e.value("node", "");
+    return !node.empty();
+  }));
+  struct Resume {  // whatever happens, the node comes back for the other tests
+    std::string node;
+    ~Resume() { slurm({"scontrol", "update", "nodename=" + node, "state=resume"}); }
+  } resume{node};
+  ASSERT_TRUE(slurm({"scontrol", "update", "nodename=" + node, "state=down", "reason=cadenza-test"}).ok());
+  auto finished = run.wait();
+  EXPECT_EQ(finished.exit_code, 0) << finished.output;
+  EXPECT_THAT(finished.output, HasSubstr("NODE FAILURE"));
+  EXPECT_THAT(finished.output, HasSubstr("avoiding node " + node));
+  std::vector<std::string> nodes;
+  for (const auto& e : events(ws))
+    if (e["event"] == "running") nodes.push_back(e.value("node", ""));
+  ASSERT_EQ(nodes.size(), 2u);
+  EXPECT_NE(nodes[1], node);
+  EXPECT_EQ(ws.read("out/a"), "hello\n");
 }
 
 struct QuietHost : sdk::BackendHost {
