@@ -202,6 +202,33 @@ TEST(SlurmE2E, ANodeFailureIsRetriedOnAnotherNode) {
   EXPECT_EQ(ws.read("out/a"), "hello\n");
 }
 
+// `scontrol requeue` (what a preemption with requeue does): the job is
+// killed, pending again, and reruns; Cadenza follows it through the requeue
+// and it succeeds without a retry. SLURM holds a requeued job for 121 s;
+// StartTime=now releases it at once.
+TEST(SlurmE2E, ARequeuedJobIsFollowedToSuccessWithoutARetry) {
+  REQUIRE_SLURM();
+  Workspace ws(worker("a", "data/in.txt", "out/a", "sleep_ms = 3000, trace = \"trace.txt\""),
+               kSlurm + "retries = 0\n[backends.slurm]\nrequeue = true\n");
+  test::CliProcess run(ws.str(), {"run"});
+  ASSERT_TRUE(wait_until([&] { return ws.exists("trace.txt"); }));  // the stage runs
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const std::string id = handle_of(ws, "a");
+  ASSERT_TRUE(slurm({"scontrol", "requeue", id}).ok());
+  ASSERT_TRUE(wait_until([&] { return job_fields(id)["JobState"] == "PENDING"; }, 20));
+  slurm({"scontrol", "update", "jobid=" + id, "StartTime=now"});
+  auto finished = run.wait();
+  EXPECT_EQ(finished.exit_code, 0) << finished.output;
+  std::ifstream trace(ws.str() + "/trace.txt");
+  int executions = 0;
+  for (std::string line; std::getline(trace, line);) ++executions;
+  EXPECT_EQ(executions, 2);  // killed once, rerun by SLURM
+  int submissions = 0;
+  for (const auto& e : events(ws)) submissions += e["event"] == "submitted";
+  EXPECT_EQ(submissions, 1) << ws.read(".cadenza/runs/latest/events.jsonl") << finished.output;  // no retry of Cadenza's
+  EXPECT_EQ(ws.read("out/a"), "hello\n");
+}
+
 struct QuietHost : sdk::BackendHost {
   void job_output(const sdk::JobHandle&, std::string_view) override {}
 };
