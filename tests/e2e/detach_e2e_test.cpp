@@ -39,15 +39,6 @@ nlohmann::json stage_of(const nlohmann::json& status, const std::string& stage) 
   return {};
 }
 
-bool wait_until(const std::function<bool()>& done, double limit_s = 30) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(limit_s);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return true;
-}
-
 int pid_of_stage(Workspace& ws, const std::string& stage) {
   try {
     return nlohmann::json::parse(ws.read(".cadenza/runs/latest/" + stage + "/exec.json"))["process"]["pid"];

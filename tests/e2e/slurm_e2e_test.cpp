@@ -74,15 +74,6 @@ std::vector<std::string> live_jobs(const std::string& run_id) {
   return ids;
 }
 
-bool wait_until(const std::function<bool()>& done, double limit_s = 60) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(limit_s);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return true;
-}
-
 std::string run_id(Workspace& ws) { return nlohmann::json::parse(ws.read(".cadenza/runs/latest/run.json"))["run_id"]; }
 
 TEST(SlurmE2E, ADiamondRunsOnSeveralNodesWithItsResourcesAndLiteralParams) {

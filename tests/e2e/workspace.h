@@ -1,7 +1,10 @@
 // A temporary workspace with a workflow, for end-to-end tests.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "cli_runner.h"
 #include "test_util.h"
@@ -25,6 +28,16 @@ inline std::string worker(const std::string& name, const std::string& dep, const
                    const std::string& params = "") {
   return "[stages." + name + "]\nplugin = \"test_worker\"\ndeps = { in = \"" + dep +
          "\" }\nouts = { out = \"" + out + "\" }\nparams = { " + params + " }\n\n";
+}
+
+// Polls `done` until it holds or `limit_s` passed; returns whether it held.
+inline bool wait_until(const std::function<bool()>& done, double limit_s = 60) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(limit_s);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
 }
 
 }  // namespace cadenza
