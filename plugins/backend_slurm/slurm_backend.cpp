@@ -38,6 +38,11 @@ std::string trimmed(std::string s) {
   return s;
 }
 
+// SLURM's answer for a job id it no longer (or never) knew.
+bool unknown_job_error(const CommandResult& r) {
+  return r.err.find("Invalid job id") != std::string::npos;
+}
+
 std::string parent_of(const std::string& path) {
   const size_t slash = path.rfind('/');
   return slash == std::string::npos ? "" : path.substr(0, slash);
@@ -203,6 +208,7 @@ bool SlurmBackend::finished_by_result(Job& job, std::vector<sdk::JobUpdate>& upd
 
 void SlurmBackend::look_up_gone_job(Job& job, std::vector<sdk::JobUpdate>& updates) {
   const CommandResult r = run_command({"scontrol", "show", "job", "-o", job.id});
+  if (!r.ok() && !unknown_job_error(r)) return;  // transient: ask again at the next poll
   if (!r.ok()) {
     updates.push_back(update(job.id, sdk::JobState::kFinished, sdk::Outcome::kFailed, "",
                              "job " + job.id + " left the queue without a result file, and SLURM "
@@ -238,7 +244,12 @@ void SlurmBackend::poll(std::vector<sdk::JobUpdate>& updates) {
     for (const auto& id : bases) ids += (ids.empty() ? "" : ",") + id;
     const CommandResult r = run_command({"squeue", "--noheader", "--array", "--states=all",
                                          "--jobs=" + ids, "--format=%i|%T|%N|%r|%S"});
-    // squeue fails outright when none of the ids is known any more.
+    // squeue fails outright when none of the ids is known any more; any
+    // other failure (slurmctld busy, a timeout) says nothing: ask again later.
+    if (!r.ok() && !unknown_job_error(r)) {
+      next_poll_ = now_s() + interval_;
+      return;
+    }
     const auto queue = r.ok() ? parse_squeue(r.out) : std::map<std::string, QueueEntry>{};
     for (const auto& id : ask) {
       Job& job = jobs_.at(id);

@@ -111,7 +111,7 @@ bool alike_for_array(const std::vector<sdk::JobRequest>& requests) {
   for (const auto& r : requests) {
     const auto& f = requests.front();
     if (r.workdir != f.workdir || r.run_id != f.run_id || r.after != f.after ||
-        r.exclude_nodes != f.exclude_nodes || r.backend_config_json != f.backend_config_json ||
+        r.exclude_nodes != f.exclude_nodes || r.after_any != f.after_any || r.backend_config_json != f.backend_config_json ||
         r.resources.cpus != f.resources.cpus || r.resources.gpus != f.resources.gpus ||
         r.resources.mem_bytes != f.resources.mem_bytes ||
         r.resources.time_limit_s != f.resources.time_limit_s)
@@ -149,8 +149,11 @@ std::vector<std::string> sbatch_args(const sdk::JobRequest& r, const SlurmConfig
   std::vector<std::string> exclude = c.exclude;
   exclude.insert(exclude.end(), r.exclude_nodes.begin(), r.exclude_nodes.end());
   if (!exclude.empty()) a.push_back("--exclude=" + joined(exclude, ","));
-  if (!r.after.empty()) {
-    a.push_back("--dependency=afterok:" + joined(r.after, ":"));
+  std::vector<std::string> dependency;
+  if (!r.after.empty()) dependency.push_back("afterok:" + joined(r.after, ":"));
+  if (!r.after_any.empty()) dependency.push_back("afterany:" + joined(r.after_any, ":"));
+  if (!dependency.empty()) {
+    a.push_back("--dependency=" + joined(dependency, ","));
     a.push_back("--kill-on-invalid-dep=yes");  // never pending for ever
   }
   a.insert(a.end(), c.extra_args.begin(), c.extra_args.end());

@@ -128,7 +128,8 @@ TEST(SlurmE2E, CancelAllFromAnotherShellLeavesNoJobOfTheRun) {
                kSlurm);
   ASSERT_EQ(ws.cadenza({"run", "--detach"}).exit_code, 0);
   const std::string id = run_id(ws);
-  ASSERT_TRUE(wait_until([&] { return ws.read(".cadenza/runs/latest/events.jsonl").find("\"running\"") != std::string::npos; }));
+  // The run is handed to SLURM: the job's own exec.json says it runs.
+  ASSERT_TRUE(wait_until([&] { return ws.exists(".cadenza/runs/latest/a/exec.json"); }));
   auto cancel = test::run_cadenza("/tmp", {"cancel", "--all", "--workflow", ws.str() + "/workflow.toml"});
   EXPECT_EQ(cancel.exit_code, 0) << cancel.output;
   ASSERT_TRUE(wait_until([&] { return ws.read(".cadenza/runs/latest/events.jsonl").find("run_finished") != std::string::npos; }));
@@ -142,23 +143,23 @@ TEST(SlurmE2E, CancelAllFromAnotherShellLeavesNoJobOfTheRun) {
   EXPECT_EQ(ws.cadenza({"cache", "verify"}).exit_code, 0);
 }
 
-TEST(SlurmE2E, ASecondRunWaitsForTheJobsOfADeadDriver) {
+// A second run while a handed-off run's jobs are still queued or running
+// takes them over (attach by job id) instead of racing them.
+TEST(SlurmE2E, ASecondRunWaitsForTheJobsOfAHandedOffRun) {
   REQUIRE_SLURM();
   Workspace ws(worker("a", "data/in.txt", "out/a", "sleep_ms = 3000, trace = \"trace.txt\"") +
                    worker("b", "out/a", "out/b", "trace = \"trace.txt\""),
                kSlurm);
   ASSERT_EQ(ws.cadenza({"run", "--detach"}).exit_code, 0);
-  ASSERT_TRUE(wait_until([&] { return ws.read(".cadenza/runs/latest/events.jsonl").find("\"running\"") != std::string::npos; }));
-  const int driver = nlohmann::json::parse(ws.read(".cadenza/runs/latest/run.json"))["driver"]["pid"];
-  ASSERT_EQ(::kill(driver, SIGKILL), 0);
-  ASSERT_TRUE(wait_until([&] { return ws.cadenza({"status", "--json"}).output.find("\"dead\"") != std::string::npos; }));
+  ASSERT_TRUE(wait_until([&] { return ws.exists(".cadenza/runs/latest/a/exec.json"); }));
+  ASSERT_THAT(ws.cadenza({"status", "--json"}).output, HasSubstr("\"handed_off\""));
   auto resumed = ws.cadenza({"run"});
   EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
-  EXPECT_THAT(resumed.output, HasSubstr("waiting for its job of run"));
+  EXPECT_THAT(resumed.output, HasSubstr("[a] waiting for its job of run"));
   std::ifstream trace(ws.str() + "/trace.txt");
   int executions = 0;
   for (std::string line; std::getline(trace, line);) ++executions;
-  EXPECT_EQ(executions, 2) << "each stage executed once, a by the first run's job";
+  EXPECT_EQ(executions, 2) << "each stage executed once, by the first run's jobs";
   EXPECT_EQ(ws.read("out/b"), "hello\n");
 }
 
@@ -218,6 +219,31 @@ TEST(SlurmE2E, ARequeuedJobIsFollowedToSuccessWithoutARetry) {
   for (const auto& e : events(ws)) submissions += e["event"] == "submitted";
   EXPECT_EQ(submissions, 1) << ws.read(".cadenza/runs/latest/events.jsonl") << finished.output;  // no retry of Cadenza's
   EXPECT_EQ(ws.read("out/a"), "hello\n");
+}
+
+// Submit and walk away: the whole DAG and one finishing job go out, and
+// nothing of Cadenza keeps running until the finishing job records the end.
+TEST(SlurmE2E, ADetachedRunIsHandedToSlurmAndNothingOfCadenzaKeepsRunning) {
+  REQUIRE_SLURM();
+  Workspace ws(worker("a", "data/in.txt", "out/a", "sleep_ms = 1500") + worker("b", "out/a", "out/b") +
+                   worker("c", "out/b", "out/c"),
+               kSlurm);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto detached = ws.cadenza({"run", "--detach"});
+  ASSERT_EQ(detached.exit_code, 0) << detached.output;
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 1.5);
+  ASSERT_TRUE(wait_until([&] { return ws.read(".cadenza/runs/latest/driver.log").find("records the end") != std::string::npos; }, 10));
+  const int driver = nlohmann::json::parse(ws.read(".cadenza/runs/latest/run.json"))["driver"]["pid"];
+  // /proc/<pid>/cwd is gone once the process exited (zombies included).
+  EXPECT_TRUE(wait_until([&] { return !std::filesystem::exists("/proc/" + std::to_string(driver) + "/cwd"); }, 10))
+      << "the driver exited";
+  auto live = nlohmann::json::parse(test::run_cadenza("/tmp", {"status", ws.str() + "/workflow.toml", "--json"}).output);
+  EXPECT_EQ(live["driver"], "handed_off");
+  ASSERT_TRUE(wait_until([&] { return ws.read(".cadenza/runs/latest/events.jsonl").find("run_finished") != std::string::npos; }, 60));
+  EXPECT_THAT(test::run_cadenza("/tmp", {"status", ws.str() + "/workflow.toml"}).output,
+              HasSubstr("a  up to date"));  // the lock is up to date: the run is over
+  EXPECT_EQ(ws.read("out/c"), "hello\n");
+  EXPECT_THAT(ws.cadenza({"run"}).output, HasSubstr("0 ran, 3 up to date"));
 }
 
 struct QuietHost : sdk::BackendHost {

@@ -73,7 +73,7 @@ int cmd_status(const Args& args) {
   const std::string runs_dir = workflow_state_dir(workflow_arg(cli)) + "/runs";
   auto run = read_run(runs_dir);
   if (run && !run->finished && run->superseded_by.empty() && !run->alive() &&
-      !stages_still_running(*run)) {
+      run->driver != DriverState::kHandedOff && !stages_still_running(*run)) {
     std::cerr << "note: run " << run->run_id() << " ended without finishing (its driver, pid "
               << run->info.driver.pid << " on " << run->info.driver.host
               << ", died); `cadenza run` picks up what is left\n";
@@ -88,7 +88,7 @@ int cmd_status(const Args& args) {
       if (cli.has("-w") && ::isatty(STDOUT_FILENO)) std::cout << "\033[H\033[2J";
       print_live_status(*run);
       if (!cli.has("-w") || run->finished || !run->superseded_by.empty() ||
-          (!run->alive() && !stages_still_running(*run)))
+          (!run->alive() && run->driver != DriverState::kHandedOff && !stages_still_running(*run)))
         return 0;
       std::this_thread::sleep_for(std::chrono::seconds(1));
       run = read_run(runs_dir, run->run_id());

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "commands.h"
+#include "finish_run.h"
 #include "error.h"
 
 int main(int argc, char** argv) {
@@ -23,7 +24,8 @@ int main(int argc, char** argv) {
       {"plugins", cmd_plugins},
       {"exec-stage", cmd_exec_stage},
       {"plugin", cmd_plugin},
-      {"plugin-meta", cmd_plugin_meta},
+      {"plugin-meta", cmd_plugin_meta},  // internal: describes a plugin for the catalog
+      {"finish-run", cmd_finish_run},    // internal: the last job of a handed-off run
       {"status", cmd_status},
       {"checkout", cmd_checkout},
       {"gc", cmd_gc},
@@ -31,7 +33,7 @@ int main(int argc, char** argv) {
       {"pull", cmd_pull},
       {"cache", cmd_cache},
       {"logs", cmd_logs},
-      {"cancel", cmd_cancel},  // internal: describes a plugin for the catalog
+      {"cancel", cmd_cancel},
   };
   auto it = commands.find(all[0]);
   if (it == commands.end()) {

@@ -20,6 +20,7 @@
 #include "error.h"
 #include "fs_util.h"
 #include "backend_pool.h"
+#include "outcome_resolver.h"
 #include "monitor.h"
 #include "prepared_workflow.h"
 #include "run_record.h"
@@ -78,6 +79,9 @@ std::string driver_text(const RunStatus& run, double elapsed) {
       return "running for " + seconds(elapsed) + " (driver " + where + ", seen by its heartbeat)";
     case DriverState::kFinished:
       return "finished with exit code " + std::to_string(run.exit_code);
+    case DriverState::kHandedOff:
+      return "running for " + seconds(elapsed) + ", handed to its scheduler (no Cadenza process "
+             "runs; job " + run.handed_off_to + " records the end)";
     case DriverState::kDead:
       break;
   }
@@ -109,10 +113,15 @@ json live_status_json(const RunStatus& run) {
     }
     if (!attempts.empty()) s["attempts"] = attempts;
     const std::string dir = st.attempts.empty() ? run.run_dir + "/" + name : st.attempts.back().dir;
+    // Handed to the scheduler, nobody records progress: read it from the jobs' own files.
+    if (run.driver == DriverState::kHandedOff && st.active() && !st.attempts.empty()) {
+      if (auto result = read_job_result(dir)) s["state"] = std::string(sdk::outcome_name(result->outcome));
+      else if (std::filesystem::exists(dir + "/exec.json")) s["state"] = "running";
+    }
     if (st.state == "running" || st.state == "submitted") {
       if (st.state == "running") s["elapsed_s"] = t - st.since;
       // With the driver gone, say whether the stage's own process lives on.
-      if (!run.alive())
+      if (!run.alive() && run.driver != DriverState::kHandedOff)
         if (auto alive = attempt_process_alive(st.attempts.back())) s["process_alive"] = *alive;
       try {
         s["progress"] = json::parse(read_file(dir + "/progress.json"));
@@ -123,7 +132,7 @@ json live_status_json(const RunStatus& run) {
     if (!metrics.empty()) s["metrics"] = metrics;
     stages.push_back(std::move(s));
   }
-  static const char* driver_names[] = {"alive", "remote", "dead", "finished"};
+  static const char* driver_names[] = {"alive", "remote", "handed_off", "dead", "finished"};
   return {{"run_id", run.run_id()},
           {"pid", run.info.driver.pid},
           {"host", run.info.driver.host},

@@ -93,6 +93,7 @@ std::vector<BackendUpdate> BackendPool::wait(int timeout_ms) {
     try {
       updates = get(name).wait(each_ms);
     } catch (const std::exception& e) {
+      errors_.push_back("backend " + name + " failed while waiting for its jobs: " + e.what());
       for (const auto& h : handles) {
         sdk::JobUpdate failed;
         failed.handle = h;

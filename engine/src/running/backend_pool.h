@@ -54,6 +54,8 @@ class BackendPool {
   size_t active_jobs() const;
   // Polls every backend that has active jobs; finished jobs stop being active.
   std::vector<BackendUpdate> wait(int timeout_ms);
+  // What backends threw from wait() since the last call, for the terminal.
+  std::vector<std::string> take_errors() { return std::move(errors_); }
 
  private:
   const PreparedWorkflow& pw_;
@@ -62,6 +64,7 @@ class BackendPool {
   BackendFactory factory_;
   std::map<std::string, std::shared_ptr<sdk::Backend>> backends_;
   std::map<std::string, std::set<sdk::JobHandle>> active_;
+  std::vector<std::string> errors_;
 };
 
 }  // namespace cadenza

@@ -108,6 +108,7 @@ struct Orchestrator::Impl : public sdk::BackendHost {
   bool failed_once = false;
   bool interrupted = false;
   bool cancel_all_seen = false;
+  bool handed_off = false, hand_off_tried = false;
   int cancels_sent = 0;
 
   Impl(const PreparedWorkflow& p, RunOptions o, std::ostream& os, BackendFactory factory)
@@ -527,6 +528,51 @@ struct Orchestrator::Impl : public sdk::BackendHost {
     }
   }
 
+  // ---- handing the run to the scheduler (run --detach on SLURM) ----
+
+  // A detached run whose stages all go to one backend that holds
+  // dependencies needs no process of ours once everything is submitted:
+  // one last job, held until every other job ended (afterany), runs
+  // `cadenza finish-run` to record how they ended and update the lock.
+  std::string hand_off_backend() {
+    if (!options.detached) return "";
+    std::string backend;
+    for (const auto& st : runs) {
+      if (st.phase == Phase::kNotSelected || st.phase == Phase::kDone) continue;
+      if (st.phase != Phase::kSubmitted && st.phase != Phase::kRunning) return "";  // not all out yet
+      if (!backend.empty() && st.backend != backend) return "";
+      backend = st.backend;
+    }
+    return backend.empty() || !pool.handles_dependencies(backend) ? "" : backend;
+  }
+
+  bool try_hand_off() {
+    const std::string backend = hand_off_backend();
+    if (backend.empty() || interrupted || failed_once || hand_off_tried) return false;
+    hand_off_tried = true;  // once: a refusal keeps the driver, not a loop of warnings
+    sdk::JobRequest finish;
+    finish.name = "cadenza-finish";
+    finish.argv = {current_executable().string(), "finish-run", run_root};
+    finish.workdir = pw.workflow().workspace;
+    finish.run_dir = run_root + "/finish";
+    finish.log_path = finish.run_dir + "/log.txt";
+    finish.run_id = run_id;
+    finish.backend_config_json = "{}";
+    for (const auto& st : runs)
+      if (st.phase == Phase::kSubmitted || st.phase == Phase::kRunning) finish.after_any.push_back(st.handle);
+    try {
+      fs::create_directories(finish.run_dir);
+      const sdk::JobHandle handle = pool.submit(backend, finish);
+      recorder->handed_off(backend, handle);
+      say("cadenza: every stage is queued on " + backend + "; job " + handle +
+          " records the end. Nothing of Cadenza keeps running.");
+      handed_off = true;
+    } catch (const std::exception& e) {
+      say("cadenza: warning: cannot hand the run to " + backend + " (" + e.what() + "); the driver stays");
+    }
+    return handed_off;
+  }
+
   // ---- the run ----
 
   // Saves the lock and stat cache however run() ends, exceptions included.
@@ -568,9 +614,11 @@ struct Orchestrator::Impl : public sdk::BackendHost {
       start_ready_stages();
       submit_held_stages();
       if (pool.active_jobs() == 0) break;
+      if (try_hand_off()) return 0;
       show_progress();
       recorder->heartbeat();
       for (const auto& update : pool.wait(200)) on_update(update);
+      for (const auto& error : pool.take_errors()) say("cadenza: " + error);
     }
     for (size_t i = 0; i < runs.size(); ++i)
       if (runs[i].phase == Phase::kPending)

@@ -39,6 +39,20 @@ std::optional<RunLock> RunLock::try_acquire(const std::string& state_dir, const 
   return RunLock(fd);
 }
 
+RunLock RunLock::acquire(const std::string& state_dir, const std::string& run_id) {
+  const int fd = open_lock_file(state_dir);
+  while (::flock(fd, LOCK_EX) != 0)
+    if (errno != EINTR) {
+      ::close(fd);
+      throw Error("cannot lock " + state_dir + "/run.lock: " + std::strerror(errno));
+    }
+  if (::ftruncate(fd, 0) == 0) {
+    const std::string text = run_id + "\n";
+    [[maybe_unused]] ssize_t n = ::pwrite(fd, text.data(), text.size(), 0);
+  }
+  return RunLock(fd);
+}
+
 RunLock RunLock::adopt(int fd) {
   // flock on the description that already holds the lock succeeds at once.
   if (fd < 0 || ::flock(fd, LOCK_EX | LOCK_NB) != 0)

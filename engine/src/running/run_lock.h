@@ -19,6 +19,9 @@ class RunLock {
   // Takes the lock if it is free; nullopt if another process holds it.
   // Throws Error if the lock file cannot be opened (read-only workspace...).
   static std::optional<RunLock> try_acquire(const std::string& state_dir, const std::string& run_id);
+  // Waits for the lock (the job that finishes a handed-off run, while a
+  // later run of the workspace may hold it).
+  static RunLock acquire(const std::string& state_dir, const std::string& run_id);
   // The lock passed down by the parent of a background driver (fd inherited
   // across exec). Throws Error if `fd` does not hold the workspace's lock.
   static RunLock adopt(int fd);

@@ -55,6 +55,10 @@ void apply_event(RunStatus& run, const json& e) {
     run.exit_code = e.at("exit_code");
     return;
   }
+  if (event == "handed_off") {
+    run.handed_off_to = e.at("handle");
+    return;
+  }
   if (event == "superseded") {
     run.superseded_by = e.at("by_run");
     return;
@@ -100,6 +104,7 @@ void apply_event(RunStatus& run, const json& e) {
 
 DriverState driver_state(const RunStatus& run) {
   if (run.finished) return DriverState::kFinished;
+  if (!run.handed_off_to.empty()) return DriverState::kHandedOff;
   if (run.info.driver.is_checkable())
     return run.info.driver.alive() ? DriverState::kAlive : DriverState::kDead;
   std::error_code ec;
@@ -182,6 +187,10 @@ void RunRecorder::waiting_for(const std::string& stage, const std::string& handl
 
 void RunRecorder::run_finished(int exit_code) {
   append(json{{"t", now_s()}, {"event", "run_finished"}, {"exit_code", exit_code}}.dump());
+}
+
+void RunRecorder::handed_off(const std::string& backend, const std::string& handle) {
+  append(json{{"t", now_s()}, {"event", "handed_off"}, {"backend", backend}, {"handle", handle}}.dump());
 }
 
 void RunRecorder::heartbeat(double interval_s) {

@@ -9,6 +9,7 @@
 //     {"t", "event": "running",   "stage", "attempt", "node"}
 //     {"t", "event": "finished",  "stage", "attempt", "outcome", "error", "reused", "retry"}
 //     {"t", "event": "waiting_for", "stage", "handle", "from_run"}  (an earlier run's live job)
+//     {"t", "event": "handed_off", "backend", "handle"}  (the driver left; job `handle` records the end)
 //     {"t", "event": "run_finished", "exit_code"}
 //     {"t", "event": "superseded", "by_run"}  (a later run took over this dead one)
 //   driver.alive  touched by the driver every few seconds (liveness seen from another host)
@@ -62,6 +63,8 @@ class RunRecorder {
                 const std::string& retry = "");
   void waiting_for(const std::string& stage, const std::string& handle, const std::string& from_run);
   void run_finished(int exit_code);
+  // The driver leaves the run to its backend; job `handle` will record its end.
+  void handed_off(const std::string& backend, const std::string& handle);
   // Touches driver.alive at most every `interval_s`.
   void heartbeat(double interval_s = 2.0);
 
@@ -96,6 +99,7 @@ struct StageStatus {
 enum class DriverState {
   kAlive,     // its process exists (checked on this host)
   kRemote,    // on another host; its heartbeat is recent, so presumably alive
+  kHandedOff, // left on purpose: the scheduler holds the jobs, a last job records the end
   kDead,      // gone without recording the end of the run
   kFinished,  // the run ended normally
 };
@@ -106,6 +110,7 @@ struct RunStatus {
   bool finished = false;
   int exit_code = 0;
   std::string superseded_by;
+  std::string handed_off_to;  // the finishing job's handle, after the driver left
   DriverState driver = DriverState::kDead;
   std::map<std::string, StageStatus> state;
 

@@ -71,6 +71,10 @@ struct JobRequest {
   // Jobs this one must wait for (only given to backends whose
   // handles_dependencies() is true; others get jobs once deps finished).
   std::vector<JobHandle> after;
+  // Jobs this one must wait for to end, however they end (SLURM's afterany):
+  // the last job of a run handed to the scheduler, which records the run's
+  // end. Backends whose handles_dependencies() is true must honour it.
+  std::vector<JobHandle> after_any;
   std::string backend_config_json; // the stage's own backend table, "{}" if none
 };
 

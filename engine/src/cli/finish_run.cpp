@@ -1,0 +1,80 @@
+#include "finish_run.h"
+
+#include <chrono>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "error.h"
+#include "fs_util.h"
+#include "outcome_resolver.h"
+#include "prepared_workflow.h"
+#include "run_lock.h"
+#include "run_record.h"
+#include "workspace_cache.h"
+
+namespace cadenza {
+
+using nlohmann::json;
+
+namespace {
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+size_t stage_index(const PreparedWorkflow& pw, const std::string& name) {
+  for (size_t i = 0; i < pw.size(); ++i)
+    if (pw.stage(i).decl->name == name) return i;
+  throw Error("stage '" + name + "' of the run is no longer in " + pw.workflow().file);
+}
+
+// How a job that ended without anyone watching it went.
+AttemptOutcome ended_as(const AttemptStatus& attempt, const std::optional<JobResult>& result) {
+  if (result) return {result->outcome, result->error};
+  std::error_code ec;
+  if (fs::exists(attempt.dir + "/exec.json", ec))
+    return {sdk::Outcome::kFailed, "it ended without a result file (killed?); see " + attempt.dir + "/log.txt"};
+  return {sdk::Outcome::kNotRun, "it never started (an upstream stage did not succeed)"};
+}
+
+}  // namespace
+
+int cmd_finish_run(const Args& args) {
+  if (args.size() != 1) throw Error("usage: cadenza finish-run <run dir> (the last job of a handed-off run)");
+  const fs::path dir = fs::absolute(args[0]).lexically_normal();
+  auto run = read_run(dir.parent_path().string(), dir.filename().string());
+  if (!run) throw Error(dir.string() + ": no run record here");
+  if (run->finished) return 0;
+  auto pw = PreparedWorkflow::load(run->info.workflow);
+  RunLock lock = RunLock::acquire(pw->workflow().state_dir(), run->run_id());
+  WorkspaceCache cache(pw->workflow());
+  int exit_code = 0;
+  for (const auto& name : run->info.stages) {
+    const StageStatus& st = run->state.at(name);
+    if (!st.active()) {
+      exit_code |= st.state != "succeeded";
+      continue;
+    }
+    if (st.attempts.empty()) continue;
+    const AttemptStatus& attempt = st.attempts.back();
+    const auto result = read_job_result(attempt.dir);
+    const AttemptOutcome ao = ended_as(attempt, result);
+    json event{{"t", now_s()}, {"event", "finished"}, {"stage", name}, {"attempt", attempt.attempt},
+               {"outcome", std::string(sdk::outcome_name(ao.outcome))}};
+    if (!ao.message.empty()) event["error"] = ao.message;
+    if (result && result->restored) event["reused"] = "restored";
+    if (ao.outcome == sdk::Outcome::kSucceeded) {
+      const PreparedStage& stage = pw->stage(stage_index(*pw, name));
+      cache.record(stage, cache.fingerprint(stage), result->outs, result->restored);
+    } else {
+      exit_code = 1;
+    }
+    RunRecorder::append_to(run->run_dir, event.dump());
+    std::cout << name << ": " << sdk::outcome_name(ao.outcome) << (ao.message.empty() ? "" : " (" + ao.message + ")") << "\n";
+  }
+  cache.save();
+  RunRecorder::append_to(run->run_dir, json{{"t", now_s()}, {"event", "run_finished"}, {"exit_code", exit_code}}.dump());
+  return 0;  // the run's own exit code is in the record; this job itself succeeded
+}
+
+}  // namespace cadenza
