@@ -31,7 +31,7 @@ die() { say "error: $*"; exit 1; }
 is_running() {  # pidfile comm
   local pid state
   [ -s "$1" ] || return 1
-  pid=$(cat "$1")
+  pid=$(cat "$1" 2>/dev/null) || return 1  # a stopping daemon may remove its own pid file
   [ -r "/proc/$pid/stat" ] && [ "$(cat /proc/$pid/comm 2>/dev/null)" = "$2" ] || return 1
   state=$(sed 's/.*) //' "/proc/$pid/stat" | cut -d' ' -f1)
   [ "$state" != Z ] && [ "$state" != X ]
@@ -40,7 +40,7 @@ is_running() {  # pidfile comm
 stop_by_pidfile() {  # pidfile comm
   is_running "$1" "$2" || { rm -f "$1"; return 0; }
   local pid i
-  pid=$(cat "$1")
+  pid=$(cat "$1" 2>/dev/null) || return 0
   kill -TERM "$pid" 2>/dev/null || true
   for i in $(seq 100); do is_running "$1" "$2" || { rm -f "$1"; return 0; }; sleep 0.1; done
   kill -KILL "$pid" 2>/dev/null || true

@@ -49,13 +49,6 @@ int pid_of_stage(Workspace& ws, const std::string& stage) {
 
 bool process_exists(int pid) { return pid > 0 && ::kill(pid, 0) == 0; }
 
-int lines_of(Workspace& ws, const std::string& rel) {
-  std::ifstream in(ws.str() + "/" + rel);
-  int n = 0;
-  for (std::string line; std::getline(in, line);) ++n;
-  return n;
-}
-
 TEST(DetachE2E, DetachedRunSurvivesItsDriverAndASecondRunResumesIt) {
   Workspace ws("");
   ws.write("workflow.toml", "[workflow]\nname = \"e2e\"\n" + slow_chain(ws.str() + "/trace.txt", 2500));

@@ -156,9 +156,7 @@ TEST(SlurmE2E, ASecondRunWaitsForTheJobsOfAHandedOffRun) {
   auto resumed = ws.cadenza({"run"});
   EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_THAT(resumed.output, HasSubstr("[a] waiting for its job of run"));
-  std::ifstream trace(ws.str() + "/trace.txt");
-  int executions = 0;
-  for (std::string line; std::getline(trace, line);) ++executions;
+  const int executions = lines_of(ws, "trace.txt");
   EXPECT_EQ(executions, 2) << "each stage executed once, by the first run's jobs";
   EXPECT_EQ(ws.read("out/b"), "hello\n");
 }
@@ -211,9 +209,7 @@ TEST(SlurmE2E, ARequeuedJobIsFollowedToSuccessWithoutARetry) {
   slurm({"scontrol", "update", "jobid=" + id, "StartTime=now"});
   auto finished = run.wait();
   EXPECT_EQ(finished.exit_code, 0) << finished.output;
-  std::ifstream trace(ws.str() + "/trace.txt");
-  int executions = 0;
-  for (std::string line; std::getline(trace, line);) ++executions;
+  const int executions = lines_of(ws, "trace.txt");
   EXPECT_EQ(executions, 2);  // killed once, rerun by SLURM
   int submissions = 0;
   for (const auto& e : events(ws)) submissions += e["event"] == "submitted";

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -28,6 +29,14 @@ inline std::string worker(const std::string& name, const std::string& dep, const
                    const std::string& params = "") {
   return "[stages." + name + "]\nplugin = \"test_worker\"\ndeps = { in = \"" + dep +
          "\" }\nouts = { out = \"" + out + "\" }\nparams = { " + params + " }\n\n";
+}
+
+// Lines of a workspace file: executions, for the test worker's `trace` param.
+inline int lines_of(const Workspace& ws, const std::string& rel) {
+  std::ifstream in(ws.str() + "/" + rel);
+  int n = 0;
+  for (std::string line; std::getline(in, line);) ++n;
+  return n;
 }
 
 // Polls `done` until it holds or `limit_s` passed; returns whether it held.
