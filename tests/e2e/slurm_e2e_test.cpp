@@ -74,6 +74,16 @@ std::vector<std::string> live_jobs(const std::string& run_id) {
   return ids;
 }
 
+// a -> b -> c on SLURM; `a_params` go to the first stage.
+std::string chain(const std::string& a_params) {
+  return worker("a", "data/in.txt", "out/a", a_params) + worker("b", "out/a", "out/b") +
+         worker("c", "out/b", "out/c");
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 std::string run_id(Workspace& ws) { return nlohmann::json::parse(ws.read(".cadenza/runs/latest/run.json"))["run_id"]; }
 
 TEST(SlurmE2E, ADiamondRunsOnSeveralNodesWithItsResourcesAndLiteralParams) {
@@ -109,12 +119,10 @@ TEST(SlurmE2E, ADiamondRunsOnSeveralNodesWithItsResourcesAndLiteralParams) {
 
 TEST(SlurmE2E, AFailingStageCancelsItsHeldDependentsAndTheRunEnds) {
   REQUIRE_SLURM();
-  Workspace ws(worker("a", "data/in.txt", "out/a", "mode = \"throw\"") + worker("b", "out/a", "out/b") +
-                   worker("c", "out/b", "out/c"),
-               kSlurm);
+  Workspace ws(chain("mode = \"throw\""), kSlurm);
   const auto t0 = std::chrono::steady_clock::now();
   auto r = ws.cadenza({"run"});
-  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double took = seconds_since(t0);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.output, HasSubstr("the test worker was asked to fail"));
   EXPECT_THAT(r.output, HasSubstr("1 failed, 2 not run"));
@@ -221,13 +229,11 @@ TEST(SlurmE2E, ARequeuedJobIsFollowedToSuccessWithoutARetry) {
 // nothing of Cadenza keeps running until the finishing job records the end.
 TEST(SlurmE2E, ADetachedRunIsHandedToSlurmAndNothingOfCadenzaKeepsRunning) {
   REQUIRE_SLURM();
-  Workspace ws(worker("a", "data/in.txt", "out/a", "sleep_ms = 1500") + worker("b", "out/a", "out/b") +
-                   worker("c", "out/b", "out/c"),
-               kSlurm);
+  Workspace ws(chain("sleep_ms = 1500"), kSlurm);
   const auto t0 = std::chrono::steady_clock::now();
   auto detached = ws.cadenza({"run", "--detach"});
   ASSERT_EQ(detached.exit_code, 0) << detached.output;
-  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 1.5);
+  EXPECT_LT(seconds_since(t0), 1.5);
   ASSERT_TRUE(wait_until([&] { return ws.read(".cadenza/runs/latest/driver.log").find("records the end") != std::string::npos; }, 10));
   const int driver = nlohmann::json::parse(ws.read(".cadenza/runs/latest/run.json"))["driver"]["pid"];
   // /proc/<pid>/cwd is gone once the process exited (zombies included).
