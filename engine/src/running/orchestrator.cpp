@@ -100,6 +100,7 @@ struct Orchestrator::Impl : public sdk::BackendHost {
   std::string run_root;
   std::vector<StageRun> runs;
   std::map<std::pair<std::string, sdk::JobHandle>, size_t> job_index;  // (backend, handle) -> stage
+  std::map<sdk::JobHandle, size_t> output_index;  // handle -> stage, for job_output (per line)
   WorkspaceCache cache;
   BackendPool pool;
   std::unique_ptr<RunRecorder> recorder;
@@ -123,8 +124,8 @@ struct Orchestrator::Impl : public sdk::BackendHost {
   std::string runs_dir() const { return pw.workflow().state_dir() + "/runs"; }
 
   void job_output(const sdk::JobHandle& handle, std::string_view line) override {
-    for (const auto& [key, i] : job_index)
-      if (key.second == handle) return say("[" + name(i) + "] " + std::string(line));
+    auto it = output_index.find(handle);
+    if (it != output_index.end()) say("[" + name(it->second) + "] " + std::string(line));
   }
 
   void show_progress() {
@@ -184,6 +185,7 @@ struct Orchestrator::Impl : public sdk::BackendHost {
         runs[i].handle = a.handle;
         runs[i].dir = a.dir;  // where a cancel request for it must go
         job_index[{backend, a.handle}] = i;
+        output_index[a.handle] = i;
         recorder->waiting_for(name(i), a.handle, previous->run_id());
         say("[" + name(i) + "] waiting for its job of run " + previous->run_id() +
             " (" + a.handle + "), which outlived that run's driver");
@@ -328,6 +330,7 @@ struct Orchestrator::Impl : public sdk::BackendHost {
     st.started = 0;
     st.cancel_sent = false;
     job_index[{st.backend, st.handle}] = i;
+    output_index[st.handle] = i;
     recorder->submitted(name(i), st.attempt, st.backend, st.handle, st.dir);
   }
 
