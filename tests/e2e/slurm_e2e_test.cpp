@@ -203,7 +203,9 @@ TEST(SlurmE2E, ANodeFailureIsRetriedOnAnotherNode) {
 // `scontrol requeue` (what a preemption with requeue does): the job is
 // killed, pending again, and reruns; Cadenza follows it through the requeue
 // and it succeeds without a retry. SLURM holds a requeued job for 121 s;
-// StartTime=now releases it at once.
+// StartTime=now releases it early. Not too early: slurmd revokes the old
+// run's credential with a one-second clock, and a relaunch within the same
+// second is killed as "Job credential revoked" (seen in CI under load).
 TEST(SlurmE2E, ARequeuedJobIsFollowedToSuccessWithoutARetry) {
   REQUIRE_SLURM();
   Workspace ws(worker("a", "data/in.txt", "out/a", "sleep_ms = 3000, trace = \"trace.txt\""),
@@ -214,6 +216,7 @@ TEST(SlurmE2E, ARequeuedJobIsFollowedToSuccessWithoutARetry) {
   const std::string id = handle_of(ws, "a");
   ASSERT_TRUE(slurm({"scontrol", "requeue", id}).ok());
   ASSERT_TRUE(wait_until([&] { return job_fields(id)["JobState"] == "PENDING"; }, 20));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
   slurm({"scontrol", "update", "jobid=" + id, "StartTime=now"});
   auto finished = run.wait();
   EXPECT_EQ(finished.exit_code, 0) << finished.output;
