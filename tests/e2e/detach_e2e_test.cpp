@@ -166,5 +166,24 @@ TEST(DetachE2E, ATimeLimitIsRetriedWithMoreTime) {
   EXPECT_EQ(ws.read("out/b"), "hello\n");
 }
 
+// A requeued SLURM job reruns in its first run's directory. If the rerun
+// dies without a word (SIGKILL at a hard limit), the first run's result
+// must not be taken for the rerun's: exec-stage clears it as it starts.
+TEST(DetachE2E, ARerunInTheSameDirectoryDoesNotInheritTheOldResult) {
+  Workspace ws(worker("a", "data/in.txt", "out/a", "sleep_ms = 6000, trace = \"trace.txt\""));
+  test::CliProcess first(ws.str(), {"run", "--detach"});
+  ASSERT_EQ(first.wait().exit_code, 0);
+  const std::string dir = ws.str() + "/.cadenza/runs/latest/a";
+  ASSERT_TRUE(wait_until([&] { return ws.exists("trace.txt"); }));
+  ws.write(".cadenza/runs/latest/a/result.json", R"({"outcome": "preempted"})");  // the first run's
+  test::CliProcess rerun(ws.str(), {"exec-stage", dir + "/spec.json"});
+  ASSERT_TRUE(wait_until([&] { return lines_of(ws, "trace.txt") == 2; }));  // the rerun works
+  EXPECT_FALSE(ws.exists(".cadenza/runs/latest/a/result.json"));
+  rerun.signal(SIGKILL);
+  rerun.wait();
+  EXPECT_FALSE(ws.exists(".cadenza/runs/latest/a/result.json"));
+  test::run_cadenza(ws.str(), {"cancel", "--all"});
+}
+
 }  // namespace
 }  // namespace cadenza

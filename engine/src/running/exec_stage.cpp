@@ -191,6 +191,9 @@ int exec_stage(const std::string& spec_path) {
 
   try {
     fs::create_directories(spec.run_dir);
+    // A job SLURM requeued reruns in the same directory: the first run's
+    // "preempted" must not describe this one if it dies without a word.
+    remove_all_quietly(spec.run_dir + "/result.json");
     // Who runs this attempt, for `cadenza status` and a later run that must
     // wait for it if the process that started it is gone.
     write_file_atomic(spec.run_dir + "/exec.json",
