@@ -193,6 +193,26 @@ TEST(CacheE2E, SharedCacheAcrossWorkspacesSkipsWorkAndGcRespectsBoth) {
   EXPECT_EQ(two.read("out/b.txt"), "HELLO\n!");
 }
 
+// Two workspaces on one cache start the same work at the same time: it runs
+// once, and the second waits for the first and restores its result.
+TEST(CacheE2E, IdenticalWorkStartedTwiceAtOnceRunsOnce) {
+  test::TempDir shared;
+  const std::string header = "cache_dir = \"" + shared.str() + "/cache\"\n";
+  const std::string stage = worker("a", "data/in.txt", "out/a.txt",
+                                   "sleep_ms = 1500, trace = \"" + shared.str() + "/trace.txt\"");
+  Workspace one(stage, header), two(stage, header);
+  test::CliProcess first(one.str(), {"run"});
+  ASSERT_TRUE(wait_until([&] { return fs::exists(shared.path() / "trace.txt"); }));
+  auto second = two.cadenza({"run"});
+  EXPECT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_THAT(second.output, HasSubstr("is running elsewhere on this cache; waiting for it"));
+  EXPECT_THAT(second.output, HasSubstr("restored from cache by exec-stage"));
+  EXPECT_EQ(first.wait().exit_code, 0);
+  EXPECT_EQ(shared.read("trace.txt"), "a\n");  // executed once
+  EXPECT_EQ(two.read("out/a.txt"), one.read("out/a.txt"));
+  EXPECT_TRUE(fs::is_empty(shared.path() / "cache/claims"));  // no claim left behind
+}
+
 TEST(CacheE2E, GcRemovesWhatNothingNeeds) {
   Workspace ws(worker("a", "data/in.txt", "out/a.txt", "suffix = \"1\""));
   ASSERT_EQ(ws.cadenza({"run"}).exit_code, 0);

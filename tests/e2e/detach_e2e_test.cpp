@@ -175,6 +175,8 @@ TEST(DetachE2E, ARerunInTheSameDirectoryDoesNotInheritTheOldResult) {
   ASSERT_EQ(first.wait().exit_code, 0);
   const std::string dir = ws.str() + "/.cadenza/runs/latest/a";
   ASSERT_TRUE(wait_until([&] { return ws.exists("trace.txt"); }));
+  test::run_cadenza(ws.str(), {"cancel", "--all"});  // the first run ends (SLURM's requeue kills it)
+  ASSERT_TRUE(wait_until([&] { return ws.read(".cadenza/runs/latest/events.jsonl").find("run_finished") != std::string::npos; }));
   ws.write(".cadenza/runs/latest/a/result.json", R"({"outcome": "preempted"})");  // the first run's
   test::CliProcess rerun(ws.str(), {"exec-stage", dir + "/spec.json"});
   ASSERT_TRUE(wait_until([&] { return lines_of(ws, "trace.txt") == 2; }));  // the rerun works
@@ -182,7 +184,6 @@ TEST(DetachE2E, ARerunInTheSameDirectoryDoesNotInheritTheOldResult) {
   rerun.signal(SIGKILL);
   rerun.wait();
   EXPECT_FALSE(ws.exists(".cadenza/runs/latest/a/result.json"));
-  test::run_cadenza(ws.str(), {"cancel", "--all"});
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -132,6 +133,26 @@ fs::path current_executable() {
   fs::path p = fs::read_symlink("/proc/self/exe", ec);
   if (ec) throw Error("cannot find the cadenza executable (/proc/self/exe): " + ec.message());
   return p;
+}
+
+int open_append_log(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error("cannot write " + path + ": " + std::strerror(errno));
+  struct stat st {};
+  char last = '\n';
+  if (::fstat(fd, &st) == 0 && st.st_size > 0 && ::pread(fd, &last, 1, st.st_size - 1) == 1 &&
+      last != '\n')
+    [[maybe_unused]] ssize_t n = ::write(fd, "\n", 1);
+  return fd;
+}
+
+void append_log_line(const std::string& path, const std::string& line) {
+  const int fd = open_append_log(path);
+  const std::string whole = line + "\n";
+  const ssize_t n = ::write(fd, whole.data(), whole.size());
+  const int err = errno;
+  ::close(fd);
+  if (n != static_cast<ssize_t>(whole.size())) throw Error("cannot append to " + path + ": " + std::strerror(err));
 }
 
 }  // namespace cadenza

@@ -43,6 +43,14 @@ bool path_within(std::string_view inner, std::string_view outer);
 // Removes a file or directory tree if it exists; never throws.
 void remove_all_quietly(const fs::path& path);
 
+// Opens an append-only log of JSON lines (events.jsonl, index.jsonl) for
+// appending; the caller closes the fd. A torn last line left by a writer
+// killed mid-write is ended first, so it cannot swallow the next line;
+// readers skip it. Throws Error.
+int open_append_log(const std::string& path);
+// Appends `line` + '\n' in one write(2): whole lines from concurrent writers.
+void append_log_line(const std::string& path, const std::string& line);
+
 // Absolute path of the cadenza binary: $CADENZA_EXECUTABLE when set (a test
 // or tool that links the engine names the real binary), else this process's
 // own executable (/proc/self/exe). Jobs and helper processes run it.

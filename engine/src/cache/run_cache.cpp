@@ -21,8 +21,10 @@ json record_to_json(const RunRecord& r) {
                   {"hash", o.hash.hex()},
                   {"size", o.size},
                   {"dir", o.is_dir}};
-  return {{"key", r.key.hex()}, {"stage", r.stage}, {"plugin", r.plugin},
-          {"created", r.created}, {"outs", outs}};
+  json j = {{"key", r.key.hex()}, {"stage", r.stage}, {"plugin", r.plugin},
+            {"created", r.created}, {"outs", outs}};
+  if (!r.metrics.empty()) j["metrics"] = r.metrics;
+  return j;
 }
 
 RunRecord record_from_json(const json& j) {
@@ -36,6 +38,7 @@ RunRecord record_from_json(const json& j) {
                                 o.at("size"), o.at("dir")};
     r.paths[name] = o.at("path");
   }
+  r.metrics = j.value("metrics", json::object());
   return r;
 }
 

@@ -1,7 +1,8 @@
 // The run-cache: stage key -> the outputs that stage run produced.
 //
 //   <cache>/runs/ab/cdef….json   {"key", "stage", "plugin", "created", "outs":
-//                                 {name: {"path", "hash", "size", "dir"}}}
+//                                 {name: {"path", "hash", "size", "dir"}},
+//                                 "metrics": {tag: {"last", "min", "max", "step"}}}
 //
 // An entry is written (atomically) only after every object it names is in
 // the content store, so an entry that exists is complete; a process killed
@@ -9,6 +10,7 @@
 #pragma once
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
@@ -24,6 +26,9 @@ struct RunRecord {
   double created = 0;                          // seconds since the epoch
   std::map<std::string, StoredOutput> outs;    // by out name
   std::map<std::string, std::string> paths;    // by out name: workspace path
+  // What the run's metrics came to ({tag: {last, min, max, step}}), so that
+  // an experiment restored from the cache still has its stage's numbers.
+  nlohmann::json metrics = nlohmann::json::object();
 };
 
 class RunCache {

@@ -19,6 +19,10 @@ struct StageKeyInput {
   std::map<std::string, std::pair<std::string, Hash128>> deps;  // name -> (path, hash)
   std::map<std::string, std::string> outs;            // name -> path
   std::string image;                                  // empty: none
+  // An experiment keeps its outputs under its own directory; paths under it
+  // enter the key as if they were in the workspace, so identical work in two
+  // experiments is one cache entry whatever the experiment is called.
+  std::string outputs_dir;                            // workspace-relative; empty: none
 };
 
 Hash128 stage_key(const StageKeyInput& in);

@@ -24,7 +24,7 @@ WorkspaceCache::WorkspaceCache(const Workflow& wf)
       stats_(wf.state_dir() + "/statcache"),
       store_(wf.cache_dir, wf.cache_shared),
       runs_(wf.cache_dir, wf.cache_shared),
-      lock_(wf.workspace + "/" + std::filesystem::path(wf.file).stem().string() + ".lock"),
+      lock_(wf.lock_path()),
       link_mode_(link_mode_from_name(wf.cache_link)) {}
 
 StoredOutput WorkspaceCache::hash_path(const std::string& abs_path) {
@@ -47,7 +47,7 @@ StageFingerprint WorkspaceCache::fingerprint(const PreparedStage& stage) {
     plugin_hashes_[stage.plugin_path] = fp.plugin_hash;
   }
   StageKeyInput in{stage.plugin.name, stage.plugin.version, fp.plugin_hash, stage.params, {}, {},
-                   stage.decl->image};
+                   stage.decl->image, wf_.outputs_dir};
   for (const auto& [name, dep] : stage.decl->deps) {
     const std::string abs = wf_.workspace + "/" + dep.path;
     StoredOutput h;
@@ -184,6 +184,10 @@ void register_workspace(const std::string& cache_dir, const std::string& lock_pa
     write_file_atomic(entry, lock_path + "\n", Durability::kRenameOnly);
   } catch (const Error&) {
   }
+}
+
+void unregister_workspace(const std::string& cache_dir, const std::string& lock_path) {
+  remove_all_quietly(cache_dir + "/workspaces/" + hash_bytes(lock_path).hex());
 }
 
 std::vector<std::string> registered_workspaces(const std::string& cache_dir) {

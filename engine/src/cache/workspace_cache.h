@@ -89,5 +89,7 @@ class WorkspaceCache {
 // any workspace keeps what this one's lock needs.
 void register_workspace(const std::string& cache_dir, const std::string& lock_path);
 std::vector<std::string> registered_workspaces(const std::string& cache_dir);
+// Forgets `lock_path` (a removed experiment): gc no longer keeps what it needs.
+void unregister_workspace(const std::string& cache_dir, const std::string& lock_path);
 
 }  // namespace cadenza

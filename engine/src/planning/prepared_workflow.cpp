@@ -7,9 +7,11 @@
 namespace cadenza {
 
 std::unique_ptr<PreparedWorkflow> PreparedWorkflow::load(const std::string& workflow_path,
-                                                         const std::vector<std::string>& only) {
+                                                         const std::vector<std::string>& only,
+                                                         const std::function<void(Workflow&)>& adjust) {
   std::unique_ptr<PreparedWorkflow> p(new PreparedWorkflow());
   p->workflow_ = std::make_unique<Workflow>(parse_workflow_file(workflow_path));
+  if (adjust) adjust(*p->workflow_);
   const Workflow& wf = *p->workflow_;
   p->graph_ = std::make_unique<StageGraph>(wf);
   p->finder_ = std::make_unique<PluginFinder>(wf.plugin_paths);
@@ -21,7 +23,7 @@ std::unique_ptr<PreparedWorkflow> PreparedWorkflow::load(const std::string& work
       if (closure[i]) p->selected_[i] = true;
   }
 
-  PluginCatalog catalog(wf.state_dir() + "/plugin-meta.json");
+  PluginCatalog catalog(wf.workspace + "/.cadenza/plugin-meta.json");  // shared by experiments
   std::map<std::string, std::string> found;  // plugin name -> path, once per name
   auto describe = [&](const std::string& name, const std::string& kind,
                       const SourcePos& where) -> const PluginMeta& {

@@ -5,6 +5,7 @@
 // half-run pipeline behind.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -32,8 +33,11 @@ class PreparedWorkflow {
   // Parses and checks `workflow_path`. With `only` non-empty, plugins are
   // resolved only for those stages and what they need (their closure).
   // Throws Error on the first problem found.
+  // `adjust`, when given, changes the parsed workflow before anything is
+  // checked (an experiment's overrides and output paths).
   static std::unique_ptr<PreparedWorkflow> load(const std::string& workflow_path,
-                                                const std::vector<std::string>& only = {});
+                                                const std::vector<std::string>& only = {},
+                                                const std::function<void(Workflow&)>& adjust = {});
 
   const Workflow& workflow() const { return *workflow_; }
   const StageGraph& graph() const { return *graph_; }

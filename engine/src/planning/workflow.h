@@ -76,6 +76,14 @@ struct Workflow {
   std::string remote;                   // push/pull target (a directory), absolute
   RetryDecl retry;                      // defaults for every stage
   std::vector<StageDecl> stages;        // in file order
+  std::vector<std::string> exp_metrics; // [experiments] metrics: exp show's default columns
+  std::vector<std::string> exp_maximize;  // [experiments] maximize: higher is better for these
+
+  // Set for an experiment (experiment_workflow.h): its outputs live under
+  // outputs_dir (workspace-relative) and its runs, lock and stat cache in
+  // experiment_state_dir (absolute); empty for the workspace itself.
+  std::string outputs_dir;
+  std::string experiment_state_dir;
 
   const StageDecl* find_stage(const std::string& name) const;
   // The backend and sinks that apply to a stage after overrides.
@@ -84,6 +92,8 @@ struct Workflow {
   RetryDecl retry_for(const StageDecl& stage) const;
   // Where this workflow keeps runs, logs and caches of its own.
   std::string state_dir() const;
+  // workflow.lock beside workflow.toml, or in the experiment's state dir.
+  std::string lock_path() const;
 };
 
 // The state directory of the workflow file at `path` (<its directory>/.cadenza),

@@ -69,7 +69,7 @@ class Parser {
   }
 
   Workflow parse(const toml::table& root) {
-    check_keys(root, "the top level", {"workflow", "params", "backends", "sinks", "stages"});
+    check_keys(root, "the top level", {"workflow", "params", "backends", "sinks", "stages", "experiments"});
     if (auto* node = root.get("workflow")) parse_workflow_table(table_at(*node, "[workflow]"));
     if (wf_.name.empty())
       wf_.name = std::filesystem::path(wf_.workspace).filename().string();
@@ -87,6 +87,12 @@ class Parser {
       for (auto&& [key, value] : table_at(*node, "[sinks]"))
         wf_.sink_configs[full_plugin_name("sink", std::string(key.str()))] =
             to_json(table_at(value, "[sinks." + std::string(key.str()) + "]"));
+    if (auto* node = root.get("experiments")) {
+      const toml::table& t = table_at(*node, "[experiments]");
+      check_keys(t, "[experiments]", {"metrics", "maximize"});
+      if (auto* m = t.get("metrics")) wf_.exp_metrics = strings_at(*m, "experiments.metrics");
+      if (auto* m = t.get("maximize")) wf_.exp_maximize = strings_at(*m, "experiments.maximize");
+    }
     const toml::node* stages = root.get("stages");
     if (!stages || table_at(*stages, "[stages]").empty())
       throw Error(file_ + ": the workflow declares no stages; add at least one [stages.<name>] "
@@ -308,7 +314,14 @@ std::string full_plugin_name(const std::string& kind, const std::string& name) {
   return kind + "_" + name;
 }
 
-std::string Workflow::state_dir() const { return workspace + "/.cadenza"; }
+std::string Workflow::state_dir() const {
+  return experiment_state_dir.empty() ? workspace + "/.cadenza" : experiment_state_dir;
+}
+
+std::string Workflow::lock_path() const {
+  const std::string stem = std::filesystem::path(file).stem().string();
+  return experiment_state_dir.empty() ? workspace + "/" + stem + ".lock" : experiment_state_dir + "/" + stem + ".lock";
+}
 
 std::string workflow_state_dir(const std::string& path) {
   std::error_code ec;

@@ -19,6 +19,7 @@
 #include "run_cache.h"
 #include "stage_key.h"
 #include "stage_context.h"
+#include "work_claim.h"
 
 namespace cadenza {
 
@@ -104,7 +105,7 @@ void promote_outputs(const JobSpec& spec, const std::map<std::string, std::strin
 // The stage key, for jobs submitted before their deps existed.
 Hash128 node_side_key(const JobSpec& spec) {
   StageKeyInput in{spec.plugin_name, spec.plugin_version, hash_file(spec.plugin_path),
-                   spec.params, {}, spec.outs, spec.image};
+                   spec.params, {}, spec.outs, spec.image, spec.outputs_dir};
   for (const auto& [name, rel] : spec.deps)
     in.deps[name] = {rel, hash_tree(spec.workspace + "/" + rel, [](const std::string& p,
                                                                    const FileStat&) {
@@ -125,6 +126,7 @@ void store_and_promote(const JobSpec& spec, const std::map<std::string, std::str
     record.stage = spec.stage;
     record.plugin = spec.plugin_name;
     record.created = now_s();
+    record.metrics = summarize_metrics(spec.run_dir + "/metrics.jsonl");
     for (const auto& [name, rel] : spec.outs) {
       result.outs[name] = store->store(staging.at(name), spec.workspace, link);
       record.outs[name] = result.outs[name];
@@ -227,6 +229,20 @@ int exec_stage(const std::string& spec_path) {
     std::unique_ptr<ContentStore> store;
     std::unique_ptr<RunCache> runs;
     const LinkMode link = link_mode_from_name(spec.cache_link);
+    // Identical work running elsewhere on this cache (another experiment of
+    // a sweep, a colleague): wait for it, then restore what it stored.
+    WorkClaim claim;
+    if (!spec.cache_dir.empty()) {
+      claim = WorkClaim::acquire(
+          spec.cache_dir, key.hex(),
+          [&] { spdlog::info("identical work (key {}) is running elsewhere on this cache; waiting for it", key.hex().substr(0, 12)); },
+          [] { return g_cancel.load(); });
+      if (!claim.held()) {
+        std::string why;
+        const sdk::Outcome outcome = stop_cause(spec, started_ms, &why);
+        return finish(outcome, outcome == sdk::Outcome::kCancelled ? "" : why);
+      }
+    }
     if (!spec.cache_dir.empty()) {
       store = std::make_unique<ContentStore>(spec.cache_dir, spec.cache_shared);
       runs = std::make_unique<RunCache>(spec.cache_dir, spec.cache_shared);

@@ -43,6 +43,7 @@ JobSpec job_spec(const PreparedWorkflow& pw, size_t i, const std::string& dir,
   spec.params = ps.params;
   for (const auto& [n, d] : decl.deps) spec.deps[n] = d.path;
   for (const auto& [n, o] : decl.outs) spec.outs[n] = o.path;
+  spec.outputs_dir = wf.outputs_dir;
   spec.run_dir = dir;
   spec.scratch_dir = wf.state_dir() + "/scratch/" + decl.name;  // + "/<key>" by exec-stage
   spec.cpus = plan.resources.cpus;

@@ -21,6 +21,7 @@ json to_json(const JobSpec& s) {
           {"params", s.params},
           {"deps", s.deps},
           {"outs", s.outs},
+          {"outputs_dir", s.outputs_dir},
           {"run_dir", s.run_dir},
           {"scratch_dir", s.scratch_dir},
           {"cpus", s.cpus},
@@ -59,6 +60,7 @@ JobSpec job_spec_from_json(const json& j, const std::string& source) {
     if (!s.params.is_object()) throw std::invalid_argument("not an object");
     field = "deps"; s.deps = j.at(field).get<std::map<std::string, std::string>>();
     field = "outs"; s.outs = j.at(field).get<std::map<std::string, std::string>>();
+    field = "outputs_dir"; s.outputs_dir = j.value(field, "");  // absent: written before experiments
     field = "run_dir"; s.run_dir = j.at(field);
     field = "scratch_dir"; s.scratch_dir = j.at(field);
     field = "cpus"; s.cpus = j.at(field);

@@ -44,6 +44,7 @@ struct JobSpec {
   nlohmann::json params = nlohmann::json::object();  // resolved, canonical
   std::map<std::string, std::string> deps;  // name -> workspace-relative path
   std::map<std::string, std::string> outs;
+  std::string outputs_dir;   // an experiment's (workspace-relative), for the key; empty: none
   std::string run_dir;       // absolute; result.json, metrics.jsonl, progress.json
   std::string scratch_dir;   // absolute; exec-stage appends the key: survives failed runs of the same work
   int cpus = 1;

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -54,6 +55,28 @@ void write_float_wav(const std::string& path, const float* samples, size_t frame
   std::fwrite(header.data(), 1, header.size(), f);
   std::fwrite(samples, sizeof(float), frames * channels, f);
   if (std::fclose(f) != 0) throw Error("cannot write " + path + ": " + std::strerror(errno));
+}
+
+json summarize_metrics(const std::string& metrics_jsonl) {
+  json out = json::object();
+  std::ifstream in(metrics_jsonl);
+  for (std::string line; std::getline(in, line);) {
+    json m;
+    try {
+      m = json::parse(line);
+    } catch (const json::exception&) {
+      continue;  // a torn last line: the stage was killed mid-write
+    }
+    if (m.value("type", "") != "scalar" || !m.contains("value") || !m["value"].is_number()) continue;
+    const double v = m["value"];
+    json& s = out[m.value("tag", "")];
+    if (s.is_null()) s = {{"min", v}, {"max", v}};
+    s["last"] = v;
+    s["step"] = m.value("step", int64_t{0});
+    s["min"] = std::min(s["min"].get<double>(), v);
+    s["max"] = std::max(s["max"].get<double>(), v);
+  }
+  return out;
 }
 
 MetricsRecorder::MetricsRecorder(const std::string& run_dir) : run_dir_(run_dir) {}

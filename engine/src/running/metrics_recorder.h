@@ -9,12 +9,17 @@
 
 #include <cstdio>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "cadenza/sdk/metric_sink.h"
 
 namespace cadenza {
+
+// The scalars of a metrics.jsonl as {tag: {"last", "min", "max", "step"}}
+// (step: of the last value). A torn last line is ignored; no file: {}.
+nlohmann::json summarize_metrics(const std::string& metrics_jsonl);
 
 class MetricsRecorder : public sdk::MetricsEmitter {
  public:

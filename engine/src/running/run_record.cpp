@@ -27,18 +27,6 @@ double now_s() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-int open_for_append(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) throw Error("cannot write " + path + ": " + std::strerror(errno));
-  // A torn last line (a writer killed mid-write) must not swallow our first one.
-  struct stat st {};
-  char last = '\n';
-  if (::fstat(fd, &st) == 0 && st.st_size > 0 && ::pread(fd, &last, 1, st.st_size - 1) == 1 &&
-      last != '\n')
-    [[maybe_unused]] ssize_t n = ::write(fd, "\n", 1);
-  return fd;
-}
-
 AttemptStatus& attempt_of(StageStatus& st, int attempt) {
   for (auto& a : st.attempts)
     if (a.attempt == attempt) return a;
@@ -133,7 +121,7 @@ RunRecorder::RunRecorder(std::string run_dir, const RunInfo& info) : run_dir_(st
                          {"stages", info.stages}}
                         .dump(1),
                     Durability::kRenameOnly);
-  fd_ = open_for_append(run_dir_ + "/events.jsonl");
+  fd_ = open_append_log(run_dir_ + "/events.jsonl");
   heartbeat(0);
 }
 
@@ -148,7 +136,7 @@ void RunRecorder::append(const std::string& line) {
 }
 
 void RunRecorder::append_to(const std::string& run_dir, const std::string& json_line) {
-  const int fd = open_for_append(run_dir + "/events.jsonl");
+  const int fd = open_append_log(run_dir + "/events.jsonl");
   const std::string text = json_line + "\n";
   [[maybe_unused]] ssize_t n = ::write(fd, text.data(), text.size());
   ::close(fd);
