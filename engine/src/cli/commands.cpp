@@ -11,6 +11,7 @@
 #include "plugin_catalog.h"
 #include "plugin_finder.h"
 #include "plugin_scaffold.h"
+#include "live_run.h"
 #include "run_detach.h"
 #include "run_follower.h"
 #include "run_lock.h"
@@ -37,6 +38,8 @@ commands:
   status [workflow.toml]     the live run (stages, progress, metrics), or which stages are stale and why
   logs [-f] <stage>          a stage's log in the latest run; -f follows it
   cancel <stage> | --all     stop a running stage (or the whole run) from another terminal
+  exp run|show|diff|apply|remove|stop   experiments and sweeps on one shared cache
+                             (`cadenza exp --help`)
   checkout                   put the outputs recorded in workflow.lock in place, from the cache
   gc                         remove cache objects nothing refers to any more
   push / pull                copy cached outputs to / from a remote cache
@@ -122,13 +125,13 @@ Otherwise: for each stage, up to date, restorable from cache, or stale, with
 the reasons ("dep data/x changed", "params.train.lr 0.01 -> 0.005", "plugin
 stage_x rebuilt", "out y is missing"). Loads no plugin and runs nothing.
 )"},
-      {"logs", R"(usage: cadenza logs [-f] <stage> [--workflow workflow.toml]
+      {"logs", R"(usage: cadenza logs [-f] <stage> [--workflow workflow.toml] [--exp NAME]
 
 Prints the log of the stage's latest attempt in the latest run
 (.cadenza/runs/latest/<stage>/log.txt, attempt-N/log.txt for retries); with
 -f keeps following it, across retries, until the stage is done.
 )"},
-      {"cancel", R"(usage: cadenza cancel <stage> | --all [--workflow workflow.toml]
+      {"cancel", R"(usage: cadenza cancel <stage> | --all [--workflow workflow.toml] [--exp NAME]
 
 Stops a running stage of the live run, from any shell: the run's driver asks
 the stage's backend to cancel it (SIGTERM then SIGKILL locally; scancel on
@@ -203,28 +206,6 @@ bool print_help(const std::string& command) {
 }
 
 namespace {
-
-[[noreturn]] void refuse_second_run(const std::string& workflow_path, const std::string& state_dir) {
-  auto live = read_run(state_dir + "/runs");
-  std::string who = "another cadenza process";
-  if (live && !live->finished)
-    who = "run " + live->run_id() + " (driver pid " + std::to_string(live->info.driver.pid) + " on " +
-          live->info.driver.host + ")";
-  throw Error(workflow_path + ": this workspace already has a live run, " + who +
-              "; watch it with `cadenza status --watch`, follow it with `cadenza run --attach`, "
-              "or stop it with `cadenza cancel --all`");
-}
-
-// The workspace's run lock; a run whose driver lives on another host (its
-// heartbeat is recent) counts as live too, since flock may not reach there.
-RunLock take_run_lock(const std::string& workflow_path, const std::string& state_dir,
-                      const std::string& run_id) {
-  auto lock = RunLock::try_acquire(state_dir, run_id);
-  if (!lock) refuse_second_run(workflow_path, state_dir);
-  auto latest = read_run(state_dir + "/runs");
-  if (latest && latest->driver == DriverState::kRemote) refuse_second_run(workflow_path, state_dir);
-  return std::move(*lock);
-}
 
 RunLock inherited_run_lock() {
   const char* fd = std::getenv(kRunLockFdVariable);

@@ -25,6 +25,8 @@ int cmd_cache(const Args& args);
 // monitor_commands.cpp
 int cmd_logs(const Args& args);
 int cmd_cancel(const Args& args);
+// exp_commands.cpp
+int cmd_exp(const Args& args);
 
 // Prints the top-level help, or a command's help; false if unknown.
 bool print_help(const std::string& command);

@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
       {"cache", cmd_cache},
       {"logs", cmd_logs},
       {"cancel", cmd_cancel},
+      {"exp", cmd_exp},
   };
   auto it = commands.find(all[0]);
   if (it == commands.end()) {

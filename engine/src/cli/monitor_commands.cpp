@@ -62,8 +62,10 @@ std::string seconds(double s) {
   return buf;
 }
 
-RunStatus require_run(const std::string& workflow_path) {
-  const std::string state = workflow_state_dir(workflow_path);
+// The workspace's latest run, or experiment `exp`'s.
+RunStatus require_run(const std::string& workflow_path, const std::string& exp = "") {
+  const std::string state = exp.empty() ? workflow_state_dir(workflow_path)
+                                        : workflow_state_dir(workflow_path) + "/exps/" + exp;
   auto run = read_run(state + "/runs");
   if (!run) throw Error("no run of " + workflow_path + " has started yet (nothing under " + state + "/runs)");
   return *run;
@@ -204,10 +206,10 @@ std::string log_path(const RunStatus& run, const std::string& stage) {
 
 int cmd_logs(const Args& args) {
   if (!args.empty() && (args[0] == "-h" || args[0] == "--help")) return print_help("logs"), 0;
-  CliArgs cli("logs", args, {"--workflow"}, {"-f|--follow"});
+  CliArgs cli("logs", args, {"--workflow", "--exp"}, {"-f|--follow"});
   if (cli.positionals().size() != 1) throw Error("usage: cadenza logs [-f] <stage> [--workflow workflow.toml]");
   const std::string stage = cli.positionals()[0];
-  RunStatus run = require_run(cli.get("--workflow", "workflow.toml"));
+  RunStatus run = require_run(cli.get("--workflow", "workflow.toml"), cli.get("--exp"));
   if (!run.state.count(stage)) {
     std::string known;
     for (const auto& s : run.info.stages) known += (known.empty() ? "" : ", ") + s;
@@ -305,10 +307,10 @@ void signal_driver(const RunStatus& run) {
 
 int cmd_cancel(const Args& args) {
   if (!args.empty() && (args[0] == "-h" || args[0] == "--help")) return print_help("cancel"), 0;
-  CliArgs cli("cancel", args, {"--workflow"}, {"--all"});
+  CliArgs cli("cancel", args, {"--workflow", "--exp"}, {"--all"});
   if (cli.has("--all") == (cli.positionals().size() == 1) || cli.positionals().size() > 1)
     throw Error("usage: cadenza cancel <stage> | --all [--workflow workflow.toml]");
-  const RunStatus run = require_run(cli.get("--workflow", "workflow.toml"));
+  const RunStatus run = require_run(cli.get("--workflow", "workflow.toml"), cli.get("--exp"));
   if (run.finished || !run.superseded_by.empty())
     throw Error("run " + run.run_id() + " is not running; nothing to cancel");
   std::vector<std::string> stages = run.info.stages;

@@ -1,0 +1,187 @@
+// `cadenza exp run | show | diff | apply | remove | stop`.
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "cli_args.h"
+#include "commands.h"
+#include "content_store.h"
+#include "error.h"
+#include "experiment_apply.h"
+#include "experiment_runner.h"
+#include "experiment_table.h"
+#include "live_run.h"
+#include "lock_file.h"
+#include "run_lock.h"
+#include "workflow_parser.h"
+#include "workspace_cache.h"
+
+namespace cadenza {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* kHelp = R"(usage: cadenza exp <command> [options]
+
+Experiments: the workflow with param overrides, each in its own directory
+(.cadenza/exps/<name>/: outputs, lock, runs, record), all on the workspace's
+cache. Work that is the same across experiments runs once.
+
+  exp run [workflow.toml] [--name N] [--set STAGE.PARAM=VALUE]...
+          [--grid STAGE.PARAM=V1,V2|range(a,b,step)]... [--sweep FILE] [-j N]
+      run one experiment, or a sweep: the cartesian product of every --grid
+      (and the [set] / [grid] / [[variant]] tables of a sweep file). --set
+      params.NAME=VALUE overrides a shared [params] value. Names are given
+      (a sweep's become N-<overrides>) or made from the overrides, so a rerun
+      of the same sweep finds its experiments and runs only what is missing.
+      -j N runs N experiments side by side; -f, --explain, -k as for `run`.
+  exp show [workflow.toml] [--metrics A,B] [--where COND] [--sort-by [-]COL] [--json | --csv]
+      one row per experiment: changed params, metrics (last value; the best of
+      each column marked *), status, duration. Metric columns default to
+      [experiments] metrics; lower is better unless listed in [experiments]
+      maximize. COND: comparisons joined by &&, e.g. 'test/esr < 0.01'.
+  exp diff A B [-w workflow.toml]      params, metrics, and why each stage differs
+  exp apply NAME [-w workflow.toml]    write NAME's overrides into workflow.toml
+      (in place, comments kept) and restore its outputs into the workspace
+  exp remove NAME... [-w workflow.toml] forget experiments; `gc` then frees their data
+  exp stop NAME [-w workflow.toml]     cancel an experiment's live run
+)";
+
+std::string workflow_of(const CliArgs& cli) {
+  if (cli.has("-w")) return cli.get("-w");
+  return "workflow.toml";
+}
+
+std::string workspace_of(const std::string& workflow_path) {
+  return fs::absolute(workflow_path).lexically_normal().parent_path().string();
+}
+
+int exp_run(const Args& args) {
+  CliArgs cli("exp run", args, {"--name", "--set", "--grid", "--sweep", "-j|--jobs", "--stage-jobs"},
+              {"-f|--force", "--explain", "-k|--keep-going"});
+  cli.expect_at_most(1, "cadenza exp run [workflow.toml] [--name N] [--set S.P=V]... [--grid S.P=V1,V2]... [-j N]");
+  const std::string workflow = cli.positionals().empty() ? "workflow.toml" : cli.positionals()[0];
+  SweepSpec spec;
+  if (cli.has("--sweep")) spec = load_sweep_file(cli.get("--sweep"));
+  for (const auto& s : cli.all("--set")) spec.fixed.push_back(parse_set(s));
+  for (const auto& g : cli.all("--grid")) spec.grid.push_back(parse_grid(g));
+  install_interrupt_handlers();
+  std::vector<ExperimentPlan> plans = plan_experiments(workflow, expand(spec), cli.get("--name"));
+  RunOptions options;
+  options.jobs = cli.get_int("--stage-jobs", 0, 1);
+  options.force = cli.has("-f");
+  options.explain = cli.has("--explain");
+  options.keep_going = cli.has("-k");
+  const int parallel = cli.get_int("-j", 1, 1);
+  if (plans.size() > 1)
+    std::cout << "cadenza: sweep of " << plans.size() << " experiments, " << parallel << " at a time\n";
+  return run_sweep(plans, options, parallel, std::cout);
+}
+
+int exp_show(const Args& args) {
+  CliArgs cli("exp show", args, {"--metrics", "--where", "--sort-by"}, {"--json", "--csv"});
+  cli.expect_at_most(1, "cadenza exp show [workflow.toml] [--where COND] [--sort-by COL] [--json|--csv]");
+  const std::string workflow = cli.positionals().empty() ? "workflow.toml" : cli.positionals()[0];
+  const Workflow wf = parse_workflow_file(workflow);
+  TableOptions options;
+  options.metrics = wf.exp_metrics;
+  options.maximize = wf.exp_maximize;
+  if (cli.has("--metrics")) {
+    options.metrics.clear();
+    std::string list = cli.get("--metrics");
+    for (size_t start = 0, comma; start <= list.size(); start = comma + 1) {
+      comma = list.find(',', start);
+      if (comma == std::string::npos) comma = list.size();
+      if (comma > start) options.metrics.push_back(list.substr(start, comma - start));
+    }
+  }
+  options.where = cli.get("--where");
+  options.sort_by = cli.get("--sort-by");
+  const auto experiments = read_index(experiments_root(wf.workspace));
+  const ExperimentTable table = build_table(experiments, options);
+  if (cli.has("--json")) std::cout << table_json(experiments, table).dump(2) << "\n";
+  else if (cli.has("--csv")) print_csv(table, std::cout);
+  else if (experiments.empty()) std::cout << "no experiments yet (`cadenza exp run --set STAGE.PARAM=VALUE` starts one)\n";
+  else print_table(table, std::cout);
+  return 0;
+}
+
+ExperimentRecord require_experiment(const std::string& workflow, const std::string& name) {
+  const std::string root = experiments_root(workspace_of(workflow));
+  auto r = load_experiment_record(root, name);
+  if (!r) {
+    std::string known;
+    for (const auto& e : read_index(root)) known += (known.empty() ? "" : ", ") + e.name;
+    throw Error("no experiment '" + name + "' in " + root +
+                (known.empty() ? " (there are none yet)" : " (experiments: " + known + ")"));
+  }
+  return *r;
+}
+
+int exp_diff(const Args& args) {
+  CliArgs cli("exp diff", args, {"-w|--workflow"}, {});
+  if (cli.positionals().size() != 2) throw Error("usage: cadenza exp diff A B [-w workflow.toml]");
+  const std::string workflow = workflow_of(cli);
+  const ExperimentRecord a = require_experiment(workflow, cli.positionals()[0]);
+  const ExperimentRecord b = require_experiment(workflow, cli.positionals()[1]);
+  print_experiment_diff(workflow, a, b, std::cout);
+  return 0;
+}
+
+int exp_apply(const Args& args) {
+  CliArgs cli("exp apply", args, {"-w|--workflow"}, {});
+  if (cli.positionals().size() != 1) throw Error("usage: cadenza exp apply NAME [-w workflow.toml]");
+  const std::string workflow = workflow_of(cli);
+  const ExperimentRecord r = require_experiment(workflow, cli.positionals()[0]);
+  apply_experiment(workflow, r, std::cout);
+  return 0;
+}
+
+int exp_remove(const Args& args) {
+  CliArgs cli("exp remove", args, {"-w|--workflow"}, {});
+  if (cli.positionals().empty()) throw Error("usage: cadenza exp remove NAME... [-w workflow.toml]");
+  const std::string workflow = workflow_of(cli);
+  const Workflow wf = parse_workflow_file(workflow);
+  const std::string root = experiments_root(wf.workspace);
+  for (const auto& name : cli.positionals()) {
+    require_experiment(workflow, name);
+    const std::string dir = root + "/" + name;
+    {
+      RunLock lock = take_run_lock(workflow + " (experiment " + name + ")", dir, "remove");
+      unregister_workspace(wf.cache_dir, dir + "/" + fs::path(wf.file).stem().string() + ".lock");
+      mark_removed(root, name);
+    }
+    remove_all_quietly(dir);
+    std::cout << "removed experiment " << name << " (`cadenza gc` frees the cache data only it used)\n";
+  }
+  return 0;
+}
+
+int exp_stop(const Args& args) {
+  CliArgs cli("exp stop", args, {"-w|--workflow"}, {});
+  if (cli.positionals().size() != 1) throw Error("usage: cadenza exp stop NAME [-w workflow.toml]");
+  const std::string workflow = workflow_of(cli);
+  require_experiment(workflow, cli.positionals()[0]);
+  return cmd_cancel({"--all", "--workflow", workflow, "--exp", cli.positionals()[0]});
+}
+
+}  // namespace
+
+int cmd_exp(const Args& args) {
+  if (args.empty() || args[0] == "-h" || args[0] == "--help") return std::cout << kHelp, args.empty() ? 2 : 0;
+  const Args rest(args.begin() + 1, args.end());
+  for (const auto& a : rest)
+    if (a == "-h" || a == "--help") return std::cout << kHelp, 0;
+  if (args[0] == "run") return exp_run(rest);
+  if (args[0] == "show") return exp_show(rest);
+  if (args[0] == "diff") return exp_diff(rest);
+  if (args[0] == "apply") return exp_apply(rest);
+  if (args[0] == "remove" || args[0] == "rm") return exp_remove(rest);
+  if (args[0] == "stop") return exp_stop(rest);
+  throw Error("exp: unknown command '" + args[0] + "' (run, show, diff, apply, remove, stop; see `cadenza exp --help`)");
+}
+
+}  // namespace cadenza

@@ -1,0 +1,35 @@
+// A small condition language over named values, for `exp show --where`:
+//
+//   test/esr < 0.01 && train.hidden_size == 64 && status != failed
+//
+// Comparisons (< <= > >= == !=) of a name with a number or a word (quotes
+// optional), joined by &&. Names are metric tags, override targets and the
+// columns name, status, duration. A comparison whose name has no value is
+// false; numbers compare as numbers, anything else as text.
+#pragma once
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cadenza {
+
+class Condition {
+ public:
+  // Throws Error naming `source` and what is wrong.
+  static Condition parse(const std::string& text, const std::string& source);
+
+  using Lookup = std::function<std::optional<nlohmann::json>(const std::string& name)>;
+  bool holds(const Lookup& lookup) const;
+
+ private:
+  struct Comparison {
+    std::string name, op;
+    nlohmann::json value;
+  };
+  std::vector<Comparison> all_;
+};
+
+}  // namespace cadenza
