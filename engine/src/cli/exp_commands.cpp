@@ -37,7 +37,8 @@ cache. Work that is the same across experiments runs once.
       params.NAME=VALUE overrides a shared [params] value. Names are given
       (a sweep's become N-<overrides>) or made from the overrides, so a rerun
       of the same sweep finds its experiments and runs only what is missing.
-      -j N runs N experiments side by side; -f, --explain, -k as for `run`.
+      -j N runs N experiments side by side; --stage-jobs N caps each one's
+      concurrent stages; -s/--stage, -f, --explain, -k as for `run`.
   exp show [workflow.toml] [--metrics A,B] [--where COND] [--sort-by [-]COL] [--json | --csv]
       one row per experiment: changed params, metrics (last value; the best of
       each column marked *), status, duration. Metric columns default to
@@ -60,7 +61,7 @@ std::string workspace_of(const std::string& workflow_path) {
 }
 
 int exp_run(const Args& args) {
-  CliArgs cli("exp run", args, {"--name", "--set", "--grid", "--sweep", "-j|--jobs", "--stage-jobs"},
+  CliArgs cli("exp run", args, {"--name", "--set", "--grid", "--sweep", "-j|--jobs", "--stage-jobs", "-s|--stage"},
               {"-f|--force", "--explain", "-k|--keep-going"});
   cli.expect_at_most(1, "cadenza exp run [workflow.toml] [--name N] [--set S.P=V]... [--grid S.P=V1,V2]... [-j N]");
   const std::string workflow = cli.positionals().empty() ? "workflow.toml" : cli.positionals()[0];
@@ -69,8 +70,9 @@ int exp_run(const Args& args) {
   for (const auto& s : cli.all("--set")) spec.fixed.push_back(parse_set(s));
   for (const auto& g : cli.all("--grid")) spec.grid.push_back(parse_grid(g));
   install_interrupt_handlers();
-  std::vector<ExperimentPlan> plans = plan_experiments(workflow, expand(spec), cli.get("--name"));
   RunOptions options;
+  options.stages = cli.all("-s");
+  std::vector<ExperimentPlan> plans = plan_experiments(workflow, expand(spec), cli.get("--name"), options.stages);
   options.jobs = cli.get_int("--stage-jobs", 0, 1);
   options.force = cli.has("-f");
   options.explain = cli.has("--explain");
@@ -102,7 +104,7 @@ int exp_show(const Args& args) {
   options.sort_by = cli.get("--sort-by");
   const auto experiments = read_index(experiments_root(wf.workspace));
   const ExperimentTable table = build_table(experiments, options);
-  if (cli.has("--json")) std::cout << table_json(experiments, table).dump(2) << "\n";
+  if (cli.has("--json")) print_json(experiments, table, std::cout);
   else if (cli.has("--csv")) print_csv(table, std::cout);
   else if (experiments.empty()) std::cout << "no experiments yet (`cadenza exp run --set STAGE.PARAM=VALUE` starts one)\n";
   else print_table(table, std::cout);

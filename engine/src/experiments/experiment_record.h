@@ -4,8 +4,9 @@
 //                                          atomically at start and end
 //   .cadenza/exps/index.jsonl              one summary line per write:
 //                                          name, overrides, status, times,
-//                                          metrics; the last line of a name
-//                                          wins, {"removed": true} ends it
+//                                          metrics as [last, min, max]; the
+//                                          last line of a name wins,
+//                                          {"removed": true} ends it
 //
 // The index is an append-only log like the run's events.jsonl: concurrent
 // experiments append whole lines, a torn last line is skipped, and `exp
@@ -39,7 +40,7 @@ struct ExperimentRecord {
 
 nlohmann::json to_json(const ExperimentRecord& r);
 // Throws Error naming `source`.
-ExperimentRecord experiment_from_json(const nlohmann::json& j, const std::string& source);
+ExperimentRecord experiment_from_json(nlohmann::json j, const std::string& source);
 
 // Writes <root>/<name>/experiment.json and appends its summary to the index.
 void save_experiment(const std::string& exps_root, const ExperimentRecord& r);

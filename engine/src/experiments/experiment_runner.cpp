@@ -38,7 +38,7 @@ ExperimentRecord start_record(const ExperimentPlan& plan, const std::string& run
   r.workflow = wf.file;
   r.overrides = overrides_json(plan.variant);
   for (size_t i = 0; i < plan.workflow->size(); ++i)
-    r.params[wf.stages[i].name] = plan.workflow->stage(i).params;
+    if (plan.workflow->selected(i)) r.params[wf.stages[i].name] = plan.workflow->stage(i).params;
   describe_git(wf.workspace, &r.git_commit, &r.git_dirty);
   r.started = wall_now();
   r.run_id = run_id;
@@ -56,7 +56,9 @@ void finish_record(ExperimentRecord& r, const PreparedWorkflow& pw, int exit_cod
   const RunCache runs(wf.cache_dir, wf.cache_shared);
   std::map<std::string, json> metrics_of;  // stage -> its run-cache entry's metrics
   std::map<std::string, int> stages_with;  // tag -> how many stages emitted it
-  for (const auto& decl : wf.stages) {
+  for (size_t i = 0; i < pw.size(); ++i) {
+    if (!pw.selected(i)) continue;
+    const StageDecl& decl = wf.stages[i];
     json s = json::object();
     if (run && run->state.count(decl.name)) {
       const StageStatus& st = run->state.at(decl.name);
@@ -95,6 +97,7 @@ std::vector<std::string> child_argv(const ExperimentPlan& plan, const RunOptions
   if (options.force) argv.push_back("--force");
   if (options.explain) argv.push_back("--explain");
   if (options.keep_going) argv.push_back("--keep-going");
+  for (const auto& s : options.stages) argv.insert(argv.end(), {"--stage", s});
   return argv;
 }
 
@@ -151,7 +154,8 @@ bool pump(Child& c, std::ostream& out) {
 
 std::vector<ExperimentPlan> plan_experiments(const std::string& workflow_path,
                                              const std::vector<Variant>& variants,
-                                             const std::string& name) {
+                                             const std::string& name,
+                                             const std::vector<std::string>& only) {
   std::vector<ExperimentPlan> plans;
   std::map<std::string, size_t> seen;
   for (const auto& variant : variants) {
@@ -163,7 +167,7 @@ std::vector<ExperimentPlan> plan_experiments(const std::string& workflow_path,
       throw Error("two variants of the sweep are both named '" + plan.name +
                   "' (the same overrides twice?)");
     seen[plan.name] = plans.size();
-    plan.workflow = load_experiment(workflow_path, plan.name, variant);
+    plan.workflow = load_experiment(workflow_path, plan.name, variant, only);
     const std::string root = experiments_root(plan.workflow->workflow().workspace);
     if (auto existing = load_experiment_record(root, plan.name);
         existing && existing->overrides != overrides_json(variant))

@@ -33,7 +33,8 @@ struct ExperimentPlan {
 // Throws Error (a bad override, a name taken by other overrides).
 std::vector<ExperimentPlan> plan_experiments(const std::string& workflow_path,
                                              const std::vector<Variant>& variants,
-                                             const std::string& name);
+                                             const std::string& name,
+                                             const std::vector<std::string>& only = {});
 
 // Runs one planned experiment in this process. Returns the run's exit code.
 int run_experiment(const ExperimentPlan& plan, const RunOptions& options, std::ostream& out);

@@ -5,6 +5,7 @@
 #include <iomanip>
 #include <set>
 #include <sstream>
+#include <string_view>
 #include <unordered_map>
 
 #include "condition.h"
@@ -29,9 +30,9 @@ std::string text(const json& v) {
   if (v.is_null()) return "-";
   if (v.is_string()) return v.get<std::string>();
   if (v.is_number_float()) {
-    std::ostringstream s;
-    s << std::setprecision(4) << v.get<double>();
-    return s.str();
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.4g", v.get<double>());
+    return buf;
   }
   return v.dump();
 }
@@ -118,14 +119,18 @@ void print_table(const ExperimentTable& t, std::ostream& out) {
     width[c] = t.columns[c].size();
     for (const auto& row : cells) width[c] = std::max(width[c], row[c].size());
   }
+  std::string text;
   auto line = [&](const std::vector<std::string>& v) {
-    std::string s;
-    for (size_t c = 0; c < v.size(); ++c)
-      s += (c ? "  " : "") + v[c] + std::string(c + 1 < v.size() ? width[c] - v[c].size() : 0, ' ');
-    out << s << "\n";
+    for (size_t c = 0; c < v.size(); ++c) {
+      if (c) text.append(2, ' ');
+      text += v[c];
+      if (c + 1 < v.size()) text.append(width[c] - v[c].size(), ' ');
+    }
+    text += '\n';
   };
   line(t.columns);
   for (const auto& row : cells) line(row);
+  out << text;
   if (!t.metric_columns.empty()) out << "(* best of its column: lowest, or highest for [experiments] maximize)\n";
 }
 
@@ -139,16 +144,20 @@ void print_csv(const ExperimentTable& t, std::ostream& out) {
   }
 }
 
-json table_json(const std::vector<ExperimentRecord>& experiments, const ExperimentTable& t) {
-  std::unordered_map<std::string, const ExperimentRecord*> by_name;
+void print_json(const std::vector<ExperimentRecord>& experiments, const ExperimentTable& t, std::ostream& out) {
+  std::unordered_map<std::string_view, const ExperimentRecord*> by_name;
   for (const auto& r : experiments) by_name[r.name] = &r;
-  json out = json::array();
-  for (const auto& row : t.rows) {
-    const ExperimentRecord& r = *by_name.at(row[0].get<std::string>());
-    out.push_back({{"name", r.name}, {"status", r.status}, {"duration_s", row[2]},
-                   {"run_id", r.run_id}, {"params", r.overrides}, {"metrics", r.metrics}});
+  // One experiment per line, written piece by piece: thousands of rows
+  // without building a second document.
+  std::string text = "[";
+  for (size_t k = 0; k < t.rows.size(); ++k) {
+    const ExperimentRecord& r = *by_name.at(t.rows[k][0].get_ref<const std::string&>());
+    text += k ? ",\n " : "\n ";
+    text += "{\"name\":" + json(r.name).dump() + ",\"status\":" + json(r.status).dump() +
+            ",\"duration_s\":" + t.rows[k][2].dump() + ",\"run_id\":" + json(r.run_id).dump() +
+            ",\"params\":" + r.overrides.dump() + ",\"metrics\":" + r.metrics.dump() + "}";
   }
-  return out;
+  out << text << (t.rows.empty() ? "]\n" : "\n]\n");
 }
 
 }  // namespace cadenza

@@ -31,7 +31,8 @@ ExperimentTable build_table(const std::vector<ExperimentRecord>& experiments, co
 // Aligned text; the best value of each metric column is marked with '*'.
 void print_table(const ExperimentTable& table, std::ostream& out);
 void print_csv(const ExperimentTable& table, std::ostream& out);
-// [{"name": ..., "status": ..., "params": {...}, "metrics": {...}}]
-nlohmann::json table_json(const std::vector<ExperimentRecord>& experiments, const ExperimentTable& table);
+// [{"name", "status", "duration_s", "run_id", "params": {...}, "metrics": {tag: {last, min, max}}}],
+// one experiment per line.
+void print_json(const std::vector<ExperimentRecord>& experiments, const ExperimentTable& table, std::ostream& out);
 
 }  // namespace cadenza

@@ -44,8 +44,9 @@ void make_experiment(Workflow& wf, const std::string& name) {
 }
 
 std::unique_ptr<PreparedWorkflow> load_experiment(const std::string& workflow_path,
-                                                  const std::string& name, const Variant& variant) {
-  return PreparedWorkflow::load(workflow_path, {}, [&](Workflow& wf) {
+                                                  const std::string& name, const Variant& variant,
+                                                  const std::vector<std::string>& only) {
+  return PreparedWorkflow::load(workflow_path, only, [&](Workflow& wf) {
     apply_overrides(wf, variant);
     make_experiment(wf, name);
   });

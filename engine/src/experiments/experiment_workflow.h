@@ -30,8 +30,10 @@ void make_experiment(Workflow& wf, const std::string& name);
 // The workflow at `workflow_path` with `variant` applied, as experiment
 // `name`, checked end to end. Throws Error (an override naming an unknown
 // stage or param, a value its plugin refuses, ...).
+// `only`: run these stages and what they need (like `run --stage`).
 std::unique_ptr<PreparedWorkflow> load_experiment(const std::string& workflow_path,
-                                                  const std::string& name, const Variant& variant);
+                                                  const std::string& name, const Variant& variant,
+                                                  const std::vector<std::string>& only = {});
 
 // A name is one path component of safe characters. Throws Error otherwise.
 void check_experiment_name(const std::string& name);
