@@ -218,5 +218,36 @@ TEST(ExperimentsE2E, RemoveThenGcDropsOnlyTheRemovedExperimentsData) {
   EXPECT_THAT(back.output, HasSubstr("2 ran, 1 restored from cache"));
 }
 
+// A stop rule ends a flawed training after the named epoch, on whichever
+// node it runs: the stage is cancelled with the rule as the reason, what
+// needs it does not run, and the experiment is recorded as stopped.
+TEST(ExperimentsE2E, AStopRuleEndsATrainingAfterTheNamedEpoch) {
+  test::TempDir shared;
+  const std::string trace = shared.str() + "/trace.txt";
+  const std::string t = "trace = \"" + trace + "\"";
+  Workspace ws(worker("prep", "data/in.txt", "out/prep", t) +
+               "[stages.train]\nplugin = \"test_worker\"\ndeps = { in = \"out/prep\" }\n"
+               "outs = { out = \"out/model\" }\nparams = { epochs = 50 }\n"
+               "stop_when = \"train/loss < 0.3 && epoch >= 2\"\n\n" +
+               worker("report", "out/model", "out/report", t));
+  auto r = ws.cadenza({"exp", "run", "--set", "train.suffix=z"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("stopped by rule `train/loss < 0.3 && epoch >= 2` at step 3: train/loss = 0.25"));
+  EXPECT_THAT(r.output, HasSubstr("experiment suffix=z stopped"));
+  const std::string dir = ".cadenza/exps/suffix=z/runs/latest/train/";
+  EXPECT_EQ(lines_of(ws, dir + "metrics.jsonl") / 3, 4);  // epochs 0-3 (scalar, text, audio each), not 50
+  EXPECT_EQ(nlohmann::json::parse(ws.read(dir + "result.json"))["outcome"], "cancelled");
+  EXPECT_EQ(count(trace, "report"), 0);
+  const auto rows = show(ws);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["status"], "stopped");
+  const auto record = nlohmann::json::parse(ws.read(".cadenza/exps/suffix=z/experiment.json"));
+  EXPECT_THAT(record["stages"]["train"]["error"].get<std::string>(), HasSubstr("stopped by rule"));
+  // A rule that does not parse is refused before anything runs, with its line.
+  ws.write("workflow.toml", "[workflow]\nname = \"e2e\"\n" +
+                                worker("a", "data/in.txt", "out/a", "") + "stop_when = \"loss >\"\n");
+  EXPECT_THAT(ws.cadenza({"run"}).output, HasSubstr("workflow.toml:9:13: [stages.a].stop_when: 'loss >' is not a comparison"));
+}
+
 }  // namespace
 }  // namespace cadenza

@@ -76,6 +76,7 @@ class TestWorker : public cadenza::sdk::Stage {
       for (auto& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     text += p.get<std::string>("suffix");
     for (int64_t epoch = 0; epoch < p.get<int64_t>("epochs"); ++epoch) {
+      if (ctx.cancelled()) throw cadenza::sdk::Cancelled();
       ctx.metrics().scalar("train/loss", 1.0 / static_cast<double>(epoch + 1), epoch);
       ctx.metrics().text("notes", "epoch " + std::to_string(epoch), epoch);
       std::vector<float> clip(800);

@@ -64,6 +64,8 @@ void finish_record(ExperimentRecord& r, const PreparedWorkflow& pw, int exit_cod
       const StageStatus& st = run->state.at(decl.name);
       s["outcome"] = st.state;
       if (!st.reused.empty()) s["reused"] = st.reused;
+      if (!st.error.empty()) s["error"] = st.error;
+      if (st.error.rfind("stopped by rule", 0) == 0) r.status = "stopped";
       if (!st.attempts.empty()) {
         s["backend"] = st.attempts.back().backend;
         s["job"] = st.attempts.back().handle;

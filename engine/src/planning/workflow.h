@@ -57,6 +57,7 @@ struct StageDecl {
   nlohmann::json backend_config = nlohmann::json::object();
   std::optional<std::vector<std::string>> sinks;  // overrides the workflow's
   std::string image;  // container image digest; part of the cache key when set
+  std::string stop_when;  // a condition.h rule over the stage's metrics; empty: none
 };
 
 struct Workflow {

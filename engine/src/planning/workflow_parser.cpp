@@ -9,6 +9,7 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "condition.h"
 #include "fs_util.h"
 
 namespace cadenza {
@@ -260,7 +261,7 @@ class Parser {
     check_keys(table, where,
                {"plugin", "description", "params", "deps", "outs", "resources", "backend",
                 "backend_config", "sinks", "image", "retries", "retry_mem_factor",
-                "retry_time_factor"});
+                "retry_time_factor", "stop_when"});
     const toml::node* plugin = table.get("plugin");
     if (!plugin) fail(node, "stage '" + name + "' has no plugin; add plugin = \"stage_<name>\"");
     stage.plugin = full_plugin_name("stage", string_at(*plugin, where + ".plugin"));
@@ -269,6 +270,10 @@ class Parser {
       const std::string k(key.str());
       if (k == "description") stage.description = string_at(value, where + ".description");
       if (k == "image") stage.image = string_at(value, where + ".image");
+      if (k == "stop_when") {
+        stage.stop_when = string_at(value, where + ".stop_when");
+        Condition::parse(stage.stop_when, pos_of(value, file_).str() + ": " + where + ".stop_when");  // checked now
+      }
       if (k == "retries") stage.retries = retries_at(value, where + ".retries");
       if (k == "retry_mem_factor")
         stage.retry_mem_factor = factor_at(value, where + ".retry_mem_factor");

@@ -186,7 +186,7 @@ int exec_stage(const std::string& spec_path) {
     } catch (const Error& e) {
       std::cerr << "error: " << e.what() << "\n";
     }
-    if (!error.empty()) spdlog::error("{}", error);
+    if (!error.empty() && outcome != sdk::Outcome::kCancelled) spdlog::error("{}", error);
     if (outcome == sdk::Outcome::kSucceeded) return kExitStageSucceeded;
     return outcome == sdk::Outcome::kFailed ? kExitStageFailed : kExitStageStopped;
   };
@@ -270,6 +270,14 @@ int exec_stage(const std::string& spec_path) {
                     spec.plugin_path + " is plugin '" + library->info().name +
                         "', but the job spec asks for '" + spec.plugin_name + "'");
     MetricsRecorder metrics(spec.run_dir);
+    // A stop rule ends the stage like a cancel, with the rule as the reason.
+    std::string stopped_by_rule;
+    if (!spec.stop_when.empty())
+      metrics.set_stop_rule(spec.stop_when, [&](const std::string& reason) {
+        stopped_by_rule = reason;
+        spdlog::warn("{}", reason);
+        g_cancel.store(true);
+      });
     for (const auto& sink_spec : spec.sinks) {
       try {
         auto sink = PluginLibrary::load(sink_spec.path)->create_sink();
@@ -312,7 +320,10 @@ int exec_stage(const std::string& spec_path) {
       }
     }
     sdk::Outcome outcome = sdk::Outcome::kSucceeded;
-    if (stopped) {
+    if (stopped && !stopped_by_rule.empty()) {
+      outcome = sdk::Outcome::kCancelled;
+      error = stopped_by_rule;
+    } else if (stopped) {
       outcome = stop_cause(spec, started_ms, &error);
       if (outcome == sdk::Outcome::kCancelled) error.clear();
     } else if (failed) {

@@ -44,6 +44,7 @@ JobSpec job_spec(const PreparedWorkflow& pw, size_t i, const std::string& dir,
   for (const auto& [n, d] : decl.deps) spec.deps[n] = d.path;
   for (const auto& [n, o] : decl.outs) spec.outs[n] = o.path;
   spec.outputs_dir = wf.outputs_dir;
+  spec.stop_when = decl.stop_when;
   spec.run_dir = dir;
   spec.scratch_dir = wf.state_dir() + "/scratch/" + decl.name;  // + "/<key>" by exec-stage
   spec.cpus = plan.resources.cpus;

@@ -22,6 +22,7 @@ json to_json(const JobSpec& s) {
           {"deps", s.deps},
           {"outs", s.outs},
           {"outputs_dir", s.outputs_dir},
+          {"stop_when", s.stop_when},
           {"run_dir", s.run_dir},
           {"scratch_dir", s.scratch_dir},
           {"cpus", s.cpus},
@@ -61,6 +62,7 @@ JobSpec job_spec_from_json(const json& j, const std::string& source) {
     field = "deps"; s.deps = j.at(field).get<std::map<std::string, std::string>>();
     field = "outs"; s.outs = j.at(field).get<std::map<std::string, std::string>>();
     field = "outputs_dir"; s.outputs_dir = j.value(field, "");  // absent: written before experiments
+    field = "stop_when"; s.stop_when = j.value(field, "");
     field = "run_dir"; s.run_dir = j.at(field);
     field = "scratch_dir"; s.scratch_dir = j.at(field);
     field = "cpus"; s.cpus = j.at(field);

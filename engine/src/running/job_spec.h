@@ -54,6 +54,7 @@ struct JobSpec {
   int64_t time_limit_s = 0;
   int attempt = 1;
   std::vector<SinkSpec> sinks;
+  std::string stop_when;     // the stage's stop rule (condition.h); empty: none
   nlohmann::json workflow_params = nlohmann::json::object();  // flattened, for sinks
   // The run-cache: where it is and this stage run's key (empty: no caching).
   std::string cache_dir;

@@ -119,6 +119,35 @@ void MetricsRecorder::scalar(std::string_view tag, double value, int64_t step) {
   append(json{{"t", now_s()}, {"type", "scalar"}, {"tag", tag}, {"step", step}, {"value", value}}
              .dump());
   forward([&](sdk::MetricSink& s) { s.scalar(tag, value, step); });
+  if (rule_) {
+    latest_[std::string(tag)] = value;
+    check_stop_rule(step);
+  }
+}
+
+void MetricsRecorder::set_stop_rule(const std::string& rule, std::function<void(const std::string&)> on_stop) {
+  rule_ = Condition::parse(rule, "stop_when");
+  rule_text_ = rule;
+  on_stop_ = std::move(on_stop);
+}
+
+void MetricsRecorder::check_stop_rule(int64_t step) {
+  if (stopped_) return;
+  std::vector<std::string> used;  // the values the rule looked at, for the reason
+  const bool holds = rule_->holds([&](const std::string& name) -> std::optional<json> {
+    if (name == "epoch" || name == "step") return json(step);
+    auto it = latest_.find(name);
+    if (it == latest_.end()) return std::nullopt;
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.6g", it->second);
+    used.push_back(name + " = " + buf);
+    return json(it->second);
+  });
+  if (!holds) return;
+  stopped_ = true;
+  std::string reason = "stopped by rule `" + rule_text_ + "` at step " + std::to_string(step);
+  for (size_t k = 0; k < used.size(); ++k) reason += (k ? ", " : ": ") + used[k];
+  on_stop_(reason);
 }
 
 void MetricsRecorder::text(std::string_view tag, std::string_view text, int64_t step) {

@@ -8,12 +8,16 @@
 #pragma once
 
 #include <cstdio>
+#include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "cadenza/sdk/metric_sink.h"
+#include "condition.h"
 
 namespace cadenza {
 
@@ -32,6 +36,11 @@ class MetricsRecorder : public sdk::MetricsEmitter {
 
   // `name` is used in warnings. The recorder shares ownership of the sink.
   void add_sink(std::string name, std::shared_ptr<sdk::MetricSink> sink);
+  // Checks `rule` after every scalar against the latest value of each tag
+  // (and `epoch` / `step`: the latest scalar's step); the first time it
+  // holds, `on_stop` gets the reason ("stopped by rule `...` at step 3:
+  // val/esr = 0.73"). Throws Error for a rule that does not parse.
+  void set_stop_rule(const std::string& rule, std::function<void(const std::string&)> on_stop);
   // Closes every sink with `outcome`; call once, before destruction.
   void close_sinks(sdk::Outcome outcome);
 
@@ -45,8 +54,15 @@ class MetricsRecorder : public sdk::MetricsEmitter {
   void forward(Fn&& fn);
   void append(const std::string& line);
 
+  void check_stop_rule(int64_t step);
+
   std::string run_dir_;
   std::FILE* file_ = nullptr;
+  std::optional<Condition> rule_;
+  std::string rule_text_;
+  std::function<void(const std::string&)> on_stop_;
+  std::map<std::string, double, std::less<>> latest_;  // tag -> value, for the rule
+  bool stopped_ = false;
   struct NamedSink {
     std::string name;
     std::shared_ptr<sdk::MetricSink> sink;

@@ -408,7 +408,8 @@ struct Orchestrator::Impl : public sdk::BackendHost {
 
   std::string describe_end(size_t i, const AttemptOutcome& ao, double took) const {
     const StageRun& st = runs[i];
-    if (ao.outcome == sdk::Outcome::kCancelled) return "cancelled after " + seconds_text(took);
+    if (ao.outcome == sdk::Outcome::kCancelled)  // by the user, or by its stop rule (the message)
+      return "cancelled after " + seconds_text(took) + (ao.message.empty() ? "" : ": " + ao.message);
     if (ao.outcome == sdk::Outcome::kNotRun)
       return "not run" + std::string(ao.message.empty() ? "" : ": " + ao.message);
     std::string line = upper(sdk::outcome_text(ao.outcome)) + " after " + seconds_text(took);

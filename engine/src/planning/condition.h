@@ -1,11 +1,14 @@
-// A small condition language over named values, for `exp show --where`:
+// A small condition language over named values, for a stage's stop rule
+// (`stop_when = "val/esr > 0.5 && epoch >= 3"`) and `exp show --where`:
 //
 //   test/esr < 0.01 && train.hidden_size == 64 && status != failed
 //
 // Comparisons (< <= > >= == !=) of a name with a number or a word (quotes
-// optional), joined by &&. Names are metric tags, override targets and the
-// columns name, status, duration. A comparison whose name has no value is
-// false; numbers compare as numbers, anything else as text.
+// optional), joined by &&. In a stop rule the names are the stage's metric
+// tags (their latest values) and `epoch` / `step` (the step of the latest
+// metric); in --where, metric tags, override targets and the columns name,
+// status, duration_s. A comparison whose name has no value is false;
+// numbers compare as numbers, anything else as text.
 #pragma once
 
 #include <functional>
