@@ -300,5 +300,35 @@ TEST(SlurmE2E, AnArrayLargerThanMaxArraySizeTakesTheFewestSbatchCalls) {
     EXPECT_THAT(dir.read("task" + std::to_string(k) + "/log.txt"), HasSubstr("variant " + std::to_string(k) + " on node"));
 }
 
+// A 2x2 sweep on the cluster, four experiments at once: the shared stage is
+// submitted by each, executes once (the others wait for its claim on their
+// nodes and restore it), and the trainings spread over the nodes.
+TEST(SlurmE2E, ASweepRunsItsSharedStageOnceAcrossNodes) {
+  REQUIRE_SLURM();
+  test::TempDir shared;
+  const std::string t = "trace = \"" + shared.str() + "/trace.txt\"";
+  Workspace ws(worker("prep", "data/in.txt", "out/prep", t + ", sleep_ms = 1500") +
+                   worker("train", "out/prep", "out/model", t + ", sleep_ms = 1000"),
+               kSlurm);
+  auto r = ws.cadenza({"exp", "run", "-j", "4", "--grid", "train.suffix=a,bb", "--grid", "train.gain=1,2"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream in(shared.str() + "/trace.txt");
+  std::map<std::string, int> executions;
+  for (std::string line; std::getline(in, line);) ++executions[line];
+  EXPECT_EQ(executions["prep"], 1) << r.output;
+  EXPECT_EQ(executions["train"], 4);
+  std::set<std::string> nodes;
+  for (const auto& name : {"suffix=a,gain=1", "suffix=a,gain=2", "suffix=bb,gain=1", "suffix=bb,gain=2"}) {
+    const auto record = nlohmann::json::parse(ws.read(std::string(".cadenza/exps/") + name + "/experiment.json"));
+    EXPECT_EQ(record["status"], "succeeded");
+    EXPECT_EQ(record["stages"]["train"]["backend"], "backend_slurm");
+    const std::string job = record["stages"]["train"]["job"];
+    nodes.insert(job_fields(job)["NodeList"]);
+  }
+  EXPECT_GE(nodes.size(), 2u);
+  auto show = ws.cadenza({"exp", "show", "--json"});
+  EXPECT_EQ(nlohmann::json::parse(show.output).size(), 4u);
+}
+
 }  // namespace
 }  // namespace cadenza
