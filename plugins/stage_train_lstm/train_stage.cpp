@@ -28,15 +28,6 @@ using sdk::ParamSpec;
 
 // Params whose default depends on the family: 0 picks it. The windowed
 // family's are the template's, so that its old results can be reproduced.
-struct FamilyDefaults {
-  int64_t hidden_size, batch_size;
-  double learning_rate;
-};
-FamilyDefaults defaults_for(const std::string& family) {
-  if (family == "windowed_conv_lstm") return {36, 4096, 0.01};
-  return {32, 16, 0.005};
-}
-
 class TrainLstmStage : public sdk::Stage {
  public:
   std::vector<ParamSpec> params() const override {
@@ -49,7 +40,8 @@ class TrainLstmStage : public sdk::Stage {
                           "measured best per CPU minute) or sequence_lstm (stateful LSTM over the audio, Wright et al.; "
                           "exports to Neural Amp Modeler's .nam)",
                           {"windowed_conv_lstm", "sequence_lstm"}),
-        ParamSpec::Integer("hidden_size", 0, "LSTM hidden units (the template's hidden_units); 0: 32, or 36 for windowed_conv_lstm").bounds(0, 1024),
+        ParamSpec::Integer("hidden_size", 32, "LSTM hidden units (the template's hidden_units)")
+            .bounds(1, 1024).default_when("model", "windowed_conv_lstm", 36),
         ParamSpec::Integer("layers", 1, "stacked LSTM layers").bounds(1, 8),
         ParamSpec::Bool("skip_connection", false,
                            "sequence_lstm: add the input to the output (Wright et al.); NAM's LSTM has no skip, so such a "
@@ -58,13 +50,15 @@ class TrainLstmStage : public sdk::Stage {
         ParamSpec::Integer("conv1d_filters", 16, "windowed_conv_lstm: channels of both convolutions").bounds(1, 1024),
         ParamSpec::Integer("conv1d_strides", 12, "windowed_conv_lstm: stride of both convolutions").bounds(1, 1024),
         ParamSpec::Integer("conv1d_kernel_size", 12, "windowed_conv_lstm: kernel size of both convolutions").bounds(1, 1024),
-        ParamSpec::Float("learning_rate", 0, "Adam step size; 0: 0.005, or 0.01 for windowed_conv_lstm").bounds(0, 1),
+        ParamSpec::Float("learning_rate", 0.005, "Adam step size")
+            .bounds(1e-9, 1).default_when("model", "windowed_conv_lstm", 0.01),
         ParamSpec::String("lr_schedule", "plateau",
                           "plateau: halve the learning rate after lr_patience epochs without a better validation ESR; "
                           "constant",
                           {"plateau", "constant"}),
         ParamSpec::Integer("lr_patience", 3, "epochs without improvement before halving the learning rate").bounds(1, 1000),
-        ParamSpec::Integer("batch_size", 0, "segments (sequence_lstm) or windows per step; 0: 16, or 4096 for windowed_conv_lstm").bounds(0, 1000000),
+        ParamSpec::Integer("batch_size", 16, "segments (sequence_lstm) or windows per step")
+            .bounds(1, 1000000).default_when("model", "windowed_conv_lstm", 4096),
         ParamSpec::Integer("segment_length", 22050, "sequence_lstm: samples per training segment (after warm-up)").bounds(16, 10000000),
         ParamSpec::Integer("tbptt_length", 2048, "sequence_lstm: samples per truncated-backprop step").bounds(1, 10000000),
         ParamSpec::Integer("warmup", 1000, "sequence_lstm: samples run without gradients before each segment").bounds(1, 10000000),
@@ -83,18 +77,18 @@ class TrainLstmStage : public sdk::Stage {
     const auto p = sdk::Params::parse(ctx);
     TrainConfig c;
     c.model.family = p.get<std::string>("model");
-    const FamilyDefaults d = defaults_for(c.model.family);
-    c.model.hidden_size = p.get<int64_t>("hidden_size") > 0 ? p.get<int64_t>("hidden_size") : d.hidden_size;
+    // Each model family's own defaults come resolved by the engine (default_when).
+    c.model.hidden_size = p.get<int64_t>("hidden_size");
     c.model.layers = p.get<int64_t>("layers");
     c.model.skip_connection = p.get<bool>("skip_connection");
     c.model.window = p.get<int64_t>("input_size");
     c.model.conv_filters = p.get<int64_t>("conv1d_filters");
     c.model.conv_stride = p.get<int64_t>("conv1d_strides");
     c.model.conv_kernel = p.get<int64_t>("conv1d_kernel_size");
-    c.learning_rate = p.get<double>("learning_rate") > 0 ? p.get<double>("learning_rate") : d.learning_rate;
+    c.learning_rate = p.get<double>("learning_rate");
     c.lr_schedule = p.get<std::string>("lr_schedule");
     c.lr_patience = p.get<int64_t>("lr_patience");
-    c.batch_size = p.get<int64_t>("batch_size") > 0 ? p.get<int64_t>("batch_size") : d.batch_size;
+    c.batch_size = p.get<int64_t>("batch_size");
     c.segment_length = p.get<int64_t>("segment_length");
     c.tbptt_length = p.get<int64_t>("tbptt_length");
     c.warmup = p.get<int64_t>("warmup");

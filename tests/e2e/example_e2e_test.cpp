@@ -64,6 +64,14 @@ TEST(ExampleE2E, TheExampleWorkflowRunsAndLogsToTensorBoard) {
   auto run = nlohmann::json::parse(read.out)["demo"];
   EXPECT_EQ(run["audio"]["demo/wet"][0][1]["frames"], 2 * 44100);
   EXPECT_EQ(run["session_start_info"][0]["hparams"]["synth.seed"], 7.0);
+  // The windowed family's own defaults, resolved by the engine: the lock and
+  // the HParams show the values used, not a "0 means default" placeholder.
+  EXPECT_EQ(run["session_start_info"][0]["hparams"]["train.hidden_size"], 36.0);
+  const auto lock = nlohmann::json::parse(ws.read("workflow.lock"));
+  const std::string lock_text = lock.dump();
+  EXPECT_THAT(lock_text, HasSubstr("\"hidden_size\":36"));
+  EXPECT_THAT(lock_text, HasSubstr("\"learning_rate\":0.01"));
+  EXPECT_THAT(lock_text, HasSubstr("\"batch_size\":4096"));
   EXPECT_EQ(run["session_end_info"].size(), 6u);
   EXPECT_EQ(run["scalars"]["val/esr"].size(), 5u);  // 2 epochs of train, 3 of train_nam
   EXPECT_EQ(run["scalars"]["test/esr"].size(), 2u);

@@ -165,7 +165,7 @@ TEST(RunE2E, PluginWithWrongAbiIsRefusedWithVersions) {
   Workspace ws("[stages.a]\nplugin = \"bad_abi\"\nouts = { o = \"o\" }\n");
   auto r = ws.cadenza({"run"});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.output, HasSubstr("built for Cadenza SDK ABI version 999, but this engine needs version 2"));
+  EXPECT_THAT(r.output, HasSubstr("built for Cadenza SDK ABI version 999, but this engine needs version 3"));
 }
 
 TEST(RunE2E, StageThatIsNotAStageKind) {

@@ -96,5 +96,22 @@ TEST(ParamSpec, FloatDefaultsRoundTrip) {
   EXPECT_EQ(ParamSpec::StringList("x", {"a", "b"}, "").default_json, R"(["a","b"])");
 }
 
+// A default that depends on another param is resolved to its value, so
+// nothing downstream records a placeholder.
+TEST(ParamResolver, ADefaultThatDependsOnAnotherParamIsResolved) {
+  static Workflow wf;
+  const std::vector<ParamSpec> family = {
+      ParamSpec::String("model", "conv", "family", {"lstm", "conv"}),
+      ParamSpec::Integer("hidden", 32, "units").default_when("model", "conv", 36),
+      ParamSpec::Float("lr", 0.005, "step").default_when("model", "conv", 0.01)};
+  auto with = [&](const std::string& params) {
+    wf = parse_workflow_text("[stages.s]\nplugin = \"p\"\nouts = { o = \"o\" }\nparams = { " + params + " }\n", "w.toml");
+    return resolve_params(wf, wf.stages[0], family);
+  };
+  EXPECT_EQ(with(""), nlohmann::json::parse(R"({"model":"conv","hidden":36,"lr":0.01})"));  // by the model's default
+  EXPECT_EQ(with("model = \"lstm\""), nlohmann::json::parse(R"({"model":"lstm","hidden":32,"lr":0.005})"));
+  EXPECT_EQ(with("hidden = 8")["hidden"], 8);  // a value given wins
+}
+
 }  // namespace
 }  // namespace cadenza

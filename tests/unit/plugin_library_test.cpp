@@ -46,14 +46,14 @@ TEST(PluginLibrary, AnExceptionFromAPluginOutlivesItsObjects) {
 TEST(PluginLibrary, RefusesWrongSdkAbiNamingBothVersions) {
   const std::string msg = error_of([] { PluginLibrary::load(lib("bad_abi")); });
   EXPECT_THAT(msg, HasSubstr(lib("bad_abi") + " was built for Cadenza SDK ABI version 999, but "
-                             "this engine needs version 2"));
+                             "this engine needs version 3"));
   EXPECT_THAT(msg, HasSubstr("rebuild the plugin against this engine's SDK"));
 }
 
 TEST(PluginLibrary, RefusesAVersion1BackendSayingHowToPortIt) {
   const std::string path = test::test_plugin_dir() + "/cadenza-backend_v1_backend.so";
   const std::string msg = error_of([&] { PluginLibrary::load(path); });
-  EXPECT_THAT(msg, HasSubstr("built for Cadenza SDK ABI version 1, but this engine needs version 2"));
+  EXPECT_THAT(msg, HasSubstr("built for Cadenza SDK ABI version 1, but this engine needs version 3"));
   EXPECT_THAT(msg, HasSubstr("--clean-first"));
   EXPECT_THAT(msg, HasSubstr("porting to backend API v2"));
 }

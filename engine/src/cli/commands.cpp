@@ -301,7 +301,10 @@ int cmd_plugins(const Args& args) {
       if (meta.params.empty()) std::cout << "  (none)\n";
       for (const auto& p : meta.params) {
         std::cout << "  " << p.name << " (" << sdk::param_type_name(p.type)
-                  << (p.required() ? ", required" : ", default " + p.default_json) << ")";
+                  << (p.required() ? ", required" : ", default " + p.default_json);
+        for (const auto& [value, def] : p.defaults_by)
+          std::cout << "; " << def << " when " << p.default_by << " = " << value;
+        std::cout << ")";
         if (!p.choices.empty()) {
           std::cout << " one of:";
           for (const auto& c : p.choices) std::cout << " " << c;

@@ -109,11 +109,23 @@ json resolve_params(const Workflow& workflow, const StageDecl& stage,
     out[key] = check_type(*v, *it->second, used_where);
   }
   for (const auto& spec : schema) {
-    if (out.contains(spec.name)) continue;
+    if (out.contains(spec.name) || !spec.default_by.empty()) continue;
     if (spec.required())
       throw Error(stage.pos.str() + ": stage '" + stage.name + "' must set param '" + spec.name +
                   "' (" + sdk::param_type_name(spec.type) + ": " + spec.description + ")");
     out[spec.name] = json::parse(spec.default_json);
+  }
+  // Defaults that depend on another param, now that every plain one is known.
+  for (const auto& spec : schema) {
+    if (out.contains(spec.name)) continue;
+    json def = spec.required() ? json() : json::parse(spec.default_json);
+    const std::string by = out.contains(spec.default_by) ? out[spec.default_by].dump() : "";
+    for (const auto& [value, d] : spec.defaults_by)
+      if (json::parse(value).dump() == by) def = json::parse(d);
+    if (def.is_null())
+      throw Error(stage.pos.str() + ": stage '" + stage.name + "' must set param '" + spec.name +
+                  "' (" + sdk::param_type_name(spec.type) + ": " + spec.description + ")");
+    out[spec.name] = std::move(def);
   }
   return out;
 }

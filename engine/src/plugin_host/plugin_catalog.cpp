@@ -40,6 +40,11 @@ json plugin_meta_to_json(const PluginMeta& meta) {
     if (!p.required()) jp["default"] = json::parse(p.default_json);
     if (!p.choices.empty()) jp["choices"] = p.choices;
     if (p.has_bounds) jp["bounds"] = {p.min, p.max};
+    if (!p.default_by.empty()) {
+      json when = json::array();
+      for (const auto& [value, def] : p.defaults_by) when.push_back({json::parse(value), json::parse(def)});
+      jp["default_when"] = {{"param", p.default_by}, {"defaults", when}};
+    }
     params.push_back(std::move(jp));
   }
   return {{"path", i.path},       {"kind", i.kind},
@@ -68,6 +73,11 @@ PluginMeta plugin_meta_from_json(const json& j) {
     if (jp.contains("default")) p.default_json = jp.at("default").dump();
     if (jp.contains("choices")) p.choices = jp.at("choices").get<std::vector<std::string>>();
     if (jp.contains("bounds")) p.bounds(jp["bounds"][0], jp["bounds"][1]);
+    if (jp.contains("default_when")) {
+      p.default_by = jp["default_when"].at("param");
+      for (const auto& pair : jp["default_when"].at("defaults"))
+        p.defaults_by.emplace_back(pair.at(0).dump(), pair.at(1).dump());
+    }
     meta.params.push_back(std::move(p));
   }
   return meta;
@@ -89,6 +99,16 @@ PluginMeta describe_plugin_in_process(const std::string& path) {
       if (!json::accept(p.default_json))
         throw Error("plugin '" + meta.info.name + "' declares param '" + p.name +
                     "' with a default that is not JSON: " + p.default_json);
+      if (p.default_by.empty()) continue;
+      bool known = false;
+      for (const auto& q : meta.params) known = known || (q.name == p.default_by && q.default_by.empty());
+      if (!known)
+        throw Error("plugin '" + meta.info.name + "' declares param '" + p.name + "' with a default by '" +
+                    p.default_by + "', which is not one of its params with a plain default");
+      for (const auto& [value, def] : p.defaults_by)
+        if (!json::accept(value) || !json::accept(def))
+          throw Error("plugin '" + meta.info.name + "' declares param '" + p.name +
+                      "' with a dependent default that is not JSON: " + value + " -> " + def);
     }
   }
   return meta;

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace cadenza::sdk {
@@ -42,6 +43,14 @@ struct ParamSpec {
   bool has_bounds = false;
   double min = 0;
   double max = 0;
+  // A default that depends on another param (ABI 3): when the param named
+  // `default_by` resolves to the JSON value `first` of an entry, the default
+  // is that entry's `second` (JSON text) instead of default_json. The engine
+  // resolves it before anything runs, so the lock, the experiment records
+  // and TensorBoard show the value the stage really used, never a "0 means
+  // the family's default" placeholder.
+  std::string default_by;
+  std::vector<std::pair<std::string, std::string>> defaults_by;
 
   bool required() const { return default_json.empty(); }
 
@@ -75,6 +84,21 @@ struct ParamSpec {
     has_bounds = true;
     min = lo;
     max = hi;
+    return *this;
+  }
+  // .default_when("model", "windowed_conv_lstm", 36): the default of this
+  // param when the string param `param` is `value`. Several calls must name
+  // the same `param`.
+  ParamSpec& default_when(std::string param, const std::string& value, double def) {
+    default_by = std::move(param);
+    defaults_by.emplace_back(quote(value), type == ParamType::kInteger
+                                               ? std::to_string(static_cast<int64_t>(def))
+                                               : float_text(def));
+    return *this;
+  }
+  ParamSpec& default_when(std::string param, const std::string& value, const char* def) {
+    default_by = std::move(param);
+    defaults_by.emplace_back(quote(value), quote(def));
     return *this;
   }
 

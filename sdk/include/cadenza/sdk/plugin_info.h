@@ -22,8 +22,10 @@
 /* Bump when any SDK interface (Stage, Backend, MetricSink, their contexts,
  * or the value types they exchange) changes in a way that breaks old plugins.
  * 2: backend API v2 (string job handles, attach, submit_array, outcomes by
- *    cause in JobUpdate); MetricSink::close takes the shared Outcome enum. */
-#define CADENZA_SDK_ABI_VERSION 2u
+ *    cause in JobUpdate); MetricSink::close takes the shared Outcome enum.
+ * 3: ParamSpec gains default_by / defaults_by (defaults that depend on
+ *    another param), which changes its layout. */
+#define CADENZA_SDK_ABI_VERSION 3u
 
 /* "CDZP" — tells a Cadenza plugin apart from a library that merely happens to
  * export a symbol of the same name. */
