@@ -75,6 +75,12 @@ TEST(ExperimentsE2E, ASweepRunsSharedStagesOnceAndEachVariantOnce) {
   auto again = ws.cadenza(sweep(1));
   ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_EQ(count(trace, "prep") + count(trace, "train") + count(trace, "report"), 7);
+  // status --exp judges one experiment the way status judges the workspace.
+  EXPECT_EQ(ws.cadenza({"status", "--exp", "suffix=yy,gain=1"}).output,
+            "prep    up to date\ntrain   up to date\nreport  up to date\n");
+  ws.write("data/in.txt", "changed\n");
+  EXPECT_THAT(ws.cadenza({"status", "--exp", "suffix=yy,gain=1"}).output, HasSubstr("dep data/in.txt changed"));
+  EXPECT_THAT(ws.cadenza({"status", "--exp", "nope"}).output, HasSubstr("no experiment 'nope'"));
 }
 
 // Variants side by side on one cache give what one at a time gives.

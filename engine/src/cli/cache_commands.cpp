@@ -12,6 +12,7 @@
 #include <set>
 
 #include "cli_args.h"
+#include "experiment_runner.h"
 #include "commands.h"
 #include "error.h"
 #include "fs_util.h"
@@ -67,10 +68,11 @@ bool stages_still_running(const RunStatus& run) {
 
 int cmd_status(const Args& args) {
   if (args.size() == 1 && (args[0] == "-h" || args[0] == "--help")) return print_help("status"), 0;
-  CliArgs cli("status", args, {}, {"--json", "-w|--watch"});
-  cli.expect_at_most(1, "cadenza status [workflow.toml] [--json] [--watch]");
+  CliArgs cli("status", args, {"--exp"}, {"--json", "-w|--watch"});
+  cli.expect_at_most(1, "cadenza status [workflow.toml] [--exp NAME] [--json] [--watch]");
+  const std::string exp = cli.get("--exp");
   // While a run is going: its live state, from the files it leaves behind.
-  const std::string runs_dir = workflow_state_dir(workflow_arg(cli)) + "/runs";
+  const std::string runs_dir = workflow_state_dir(workflow_arg(cli)) + (exp.empty() ? "" : "/exps/" + exp) + "/runs";
   auto run = read_run(runs_dir);
   if (run && !run->finished && run->superseded_by.empty() && !run->alive() &&
       run->driver != DriverState::kHandedOff && !stages_still_running(*run)) {
@@ -96,7 +98,7 @@ int cmd_status(const Args& args) {
       if (!::isatty(STDOUT_FILENO)) std::cout << "\n";
     }
   }
-  auto pw = PreparedWorkflow::load(workflow_arg(cli));
+  auto pw = exp.empty() ? PreparedWorkflow::load(workflow_arg(cli)) : load_recorded_experiment(workflow_arg(cli), exp);
   WorkspaceCache cache(pw->workflow());
   const auto& graph = pw->graph();
   std::vector<bool> will_run(pw->size(), false);

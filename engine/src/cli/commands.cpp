@@ -111,7 +111,7 @@ Writes <directory>/<name>/ (CMakeLists.txt, <name>.cpp, README.md): a
 working plugin of that kind that builds against the installed Cadenza
 package. See the plugin author's guide, sdk/README.md.
 )"},
-      {"status", R"(usage: cadenza status [workflow.toml] [--json] [-w|--watch]
+      {"status", R"(usage: cadenza status [workflow.toml] [--exp NAME] [--json] [-w|--watch]
 
 While a run of the workflow is going (attached, detached, or with its driver
 dead but stages still running), from any directory and any host sharing the

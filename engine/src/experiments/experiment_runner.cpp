@@ -181,6 +181,18 @@ std::vector<ExperimentPlan> plan_experiments(const std::string& workflow_path,
   return plans;
 }
 
+std::unique_ptr<PreparedWorkflow> load_recorded_experiment(const std::string& workflow_path,
+                                                           const std::string& name) {
+  const std::string root = experiments_root(
+      std::filesystem::absolute(workflow_path).lexically_normal().parent_path().string());
+  auto record = load_experiment_record(root, name);
+  if (!record) throw Error("no experiment '" + name + "' in " + root + " (`cadenza exp show` lists them)");
+  Variant variant;
+  for (const auto& [target, value] : record->overrides.items())
+    variant.push_back({target, value, "experiment " + name + ": " + target});
+  return load_experiment(workflow_path, name, variant);
+}
+
 int run_experiment(const ExperimentPlan& plan, const RunOptions& options, std::ostream& out) {
   const Workflow& wf = plan.workflow->workflow();
   std::filesystem::create_directories(wf.state_dir());

@@ -36,6 +36,11 @@ std::vector<ExperimentPlan> plan_experiments(const std::string& workflow_path,
                                              const std::string& name,
                                              const std::vector<std::string>& only = {});
 
+// Experiment `name` of the workflow at `workflow_path` as recorded (its
+// overrides), for `status --exp`. Throws Error when there is no such one.
+std::unique_ptr<PreparedWorkflow> load_recorded_experiment(const std::string& workflow_path,
+                                                           const std::string& name);
+
 // Runs one planned experiment in this process. Returns the run's exit code.
 int run_experiment(const ExperimentPlan& plan, const RunOptions& options, std::ostream& out);
 
