@@ -11,6 +11,12 @@ Measured in one run, medians of --repeat:
              calls counted and submit time measured.
   refresh    SLURM calls made by one `cadenza status` of a live run (by
              design zero: it reads the run record) and its time.
+  queued     a run with 1000 jobs queued behind one running job: the
+             driver's SLURM calls per refresh (goal <= 1: one squeue for all
+             live jobs), its refreshes while nothing changes (backoff), the
+             job ids it still asks about once the first job finished (0 for
+             finished jobs: they are known from their result files), and
+             one `cadenza status` of that run (time, SLURM calls).
 
 Usage: SLURM_CONF=... bench/slurm_bench.py [--cadenza build/cadenza] [--repeat 3]
 """
@@ -79,6 +85,13 @@ def sbatch_counts(n):
     return loop_s, array_s, calls, max_array
 
 
+def spy_tools(wrappers, log):
+    for tool in ("squeue", "sbatch", "scontrol", "scancel", "sacct"):
+        path = f"{wrappers}/{tool}"
+        open(path, "w").write(f'#!/bin/sh\necho "$(date +%s.%N) {tool} $*" >> {log}\nexec /usr/bin/{tool} "$@"\n')
+        os.chmod(path, 0o755)
+
+
 def status_refresh(cadenza, env):
     with tempfile.TemporaryDirectory() as ws, tempfile.TemporaryDirectory() as wrappers:
         chain_workflow(ws)
@@ -86,26 +99,73 @@ def status_refresh(cadenza, env):
         open(f"{ws}/workflow.toml", "w").write(text)
         subprocess.run([cadenza, "run", "--detach"], cwd=ws, env=env, check=True, capture_output=True)
         log = f"{wrappers}/calls"
-        for tool in ("squeue", "sbatch", "scontrol", "scancel", "sacct"):
-            path = f"{wrappers}/{tool}"
-            open(path, "w").write(f'#!/bin/sh\necho {tool} >> {log}\nexec /usr/bin/{tool} "$@"\n')
-            os.chmod(path, 0o755)
+        spy_tools(wrappers, log)
         spy = dict(env, PATH=wrappers + ":" + env["PATH"])
         times = []
         for _ in range(5):
             t = time.monotonic()
             subprocess.run([cadenza, "status", "--json"], cwd=ws, env=spy, check=True, capture_output=True)
             times.append(time.monotonic() - t)
-        calls = len(open(log).read().split()) if os.path.exists(log) else 0
+        calls = len(open(log).read().splitlines()) if os.path.exists(log) else 0
         subprocess.run([cadenza, "cancel", "--all"], cwd=ws, env=env, capture_output=True)
         time.sleep(2)
         return statistics.median(times), calls / 5
+
+
+def queued_1000(cadenza, env, n=1000, gate_s=15):
+    with tempfile.TemporaryDirectory() as ws, tempfile.TemporaryDirectory() as wrappers:
+        os.makedirs(f"{ws}/data")
+        open(f"{ws}/data/in.txt", "w").write("hello\n")
+        stages = [f'[stages.gate]\nplugin = "test_worker"\ndeps = {{ in = "data/in.txt" }}\n'
+                  f'outs = {{ out = "out/gate" }}\nparams = {{ sleep_ms = {gate_s * 1000} }}\n']
+        stages += [f'[stages.s{k}]\nplugin = "test_worker"\ndeps = {{ in = "out/gate" }}\n'
+                   f'outs = {{ out = "out/s{k}" }}\nparams = {{ suffix = "{k}" }}\n' for k in range(n)]
+        open(f"{ws}/workflow.toml", "w").write('[workflow]\nname = "q"\nbackend = "slurm"\n\n' + "\n".join(stages))
+        log = f"{wrappers}/calls"
+        spy_tools(wrappers, log)
+        spy = dict(env, PATH=wrappers + ":" + env["PATH"])
+        driver = subprocess.Popen([cadenza, "run"], cwd=ws, env=spy, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        events = f"{ws}/.cadenza/runs/latest/events.jsonl"
+        t0 = time.monotonic()
+        while not os.path.exists(events) or open(events).read().count('"submitted"') < n + 1:
+            time.sleep(0.2)
+            if time.monotonic() - t0 > 300:
+                sys.exit("queued: the jobs were not all submitted within 300 s")
+        submit_s = time.monotonic() - t0
+        start = time.time()
+        time.sleep(8)  # all queued, nothing changes: the driver backs off
+        calls = [l.split() for l in open(log) if float(l.split()[0]) >= start]
+        squeues = [c for c in calls if c[1] == "squeue"]
+        others = [c for c in calls if c[1] not in ("squeue",)]
+        if not squeues:
+            sys.exit("queued: the driver made no squeue call in 8 s")
+        ids_before = len(next(a for a in squeues[-1] if a.startswith("--jobs=")).split(","))
+        times = []
+        mark = sum(1 for _ in open(log))
+        for _ in range(5):
+            t = time.monotonic()
+            subprocess.run([cadenza, "status", "--json"], cwd=ws, env=spy, check=True, capture_output=True)
+            times.append(time.monotonic() - t)
+        status_calls = sum(1 for _ in open(log)) - mark
+        while '"stage":"gate"' not in "".join(l for l in open(events) if '"finished"' in l):
+            time.sleep(0.2)
+        time.sleep(3)
+        after = [l.split() for l in open(log) if l.split()[1] == "squeue"][-1]
+        ids_after = len(next(a for a in after if a.startswith("--jobs=")).split(","))
+        subprocess.run([cadenza, "cancel", "--all"], cwd=ws, env=env, capture_output=True)
+        driver.wait(timeout=120)
+        print(f"{n + 1} jobs ({n} queued behind one running): submitted in {submit_s:.1f} s; over 8 s with "
+              f"nothing changing the driver made {len(squeues)} squeue calls ({ids_before} job ids in each: "
+              f"1 call per refresh) and {len(others)} other SLURM calls; after the first job finished it asks "
+              f"about {ids_after} ids (0 SLURM calls for the finished one); `cadenza status`: "
+              f"{statistics.median(times) * 1000:.0f} ms, {status_calls / 5:.0f} SLURM calls")
 
 
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--cadenza", default=f"{ROOT}/build/cadenza")
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--skip-queued", action="store_true", help="skip the 1000-queued-jobs run (about a minute)")
     a = p.parse_args()
     if not os.environ.get("SLURM_CONF"):
         sys.exit("SLURM_CONF is not set: eval \"$(scripts/slurm-test-cluster.sh start)\" first")
@@ -120,6 +180,8 @@ def main():
           f"{calls} calls {array_s:.2f} s ({loop_s / array_s:.1f}x faster to submit)")
     t, calls = status_refresh(a.cadenza, env)
     print(f"cadenza status of a live SLURM run: {t * 1000:.0f} ms, {calls:.0f} SLURM calls per refresh")
+    if not a.skip_queued:
+        queued_1000(a.cadenza, env)
 
 
 if __name__ == "__main__":

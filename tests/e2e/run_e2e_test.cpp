@@ -198,7 +198,7 @@ TEST(CliE2E, PluginsListsKindNameVersionAbiAndPath) {
   test::TempDir dir;
   auto r = run_cadenza(dir.str(), {"plugins"});
   EXPECT_THAT(r.output, HasSubstr("backend  backend_local"));
-  EXPECT_THAT(r.output, HasSubstr("stage    stage_test_worker        0.1.0      2"));
+  EXPECT_THAT(r.output, HasSubstr("stage    stage_test_worker        0.1.0      3"));
   EXPECT_THAT(r.output, HasSubstr("warning: " + test::test_plugin_dir() + "/cadenza-stage_bad_abi.so"));
   EXPECT_EQ(r.exit_code, 1);  // the broken test libraries are reported
   auto info = run_cadenza(dir.str(), {"plugins", "info", "test_worker"});

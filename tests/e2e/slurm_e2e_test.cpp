@@ -330,5 +330,29 @@ TEST(SlurmE2E, ASweepRunsItsSharedStageOnceAcrossNodes) {
   EXPECT_EQ(nlohmann::json::parse(show.output).size(), 4u);
 }
 
+// The one time-limit test on the real cluster (SLURM's limits are whole
+// minutes, enforced by a periodic check: about 1.5 min): the first attempt
+// passes its 1-minute limit, is reported as timed out, and the retry asks
+// SLURM for twice the time and succeeds.
+TEST(SlurmE2E, ATimeLimitIsRetriedWithMoreTime) {
+  REQUIRE_SLURM();
+  Workspace ws(worker("a", "data/in.txt", "out/a", "sleep_first_ms = 150000") +
+                   "resources = { time = \"1m\" }\nretries = 1\n",
+               kSlurm);
+  auto r = ws.cadenza({"run"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("TIMED OUT after"));
+  EXPECT_THAT(r.output, HasSubstr("retry 1 of 1 with time 120 s"));
+  std::vector<std::string> handles;
+  for (const auto& e : events(ws)) {
+    if (e["event"] == "submitted") handles.push_back(e["handle"]);
+    if (e["event"] == "finished" && e["attempt"] == 1) EXPECT_EQ(e["outcome"], "timed_out");
+  }
+  ASSERT_EQ(handles.size(), 2u);
+  EXPECT_EQ(job_fields(handles[0])["TimeLimit"], "00:01:00");
+  EXPECT_EQ(job_fields(handles[1])["TimeLimit"], "00:02:00");
+  EXPECT_EQ(ws.read("out/a"), "hello\n");
+}
+
 }  // namespace
 }  // namespace cadenza

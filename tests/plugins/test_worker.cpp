@@ -27,6 +27,8 @@ class TestWorker : public cadenza::sdk::Stage {
                           {"copy", "throw", "throw_std", "segfault", "no_output", "wait_cancel",
                            "partial_then_throw", "count_runs"}),
         ParamSpec::Integer("sleep_ms", 0, "sleep before working").bounds(0, 600000),
+        ParamSpec::Integer("sleep_first_ms", 0, "sleep this long in the first attempt only (its scratch dir "
+                           "survives into retries), e.g. to pass a time limit once").bounds(0, 600000),
         ParamSpec::String("suffix", "", "text appended to the copy"),
         ParamSpec::Float("gain", 1.0, "a float param (echoed into the output)"),
         ParamSpec::Bool("upper", false, "upper-case the copy"),
@@ -42,7 +44,12 @@ class TestWorker : public cadenza::sdk::Stage {
     ctx.log(cadenza::sdk::LogLevel::kInfo, "mode " + mode);
     if (const auto trace = p.get<std::string>("trace"); !trace.empty())
       std::ofstream(trace, std::ios::app) << ctx.stage_name() << "\n";
-    const auto sleep_ms = p.get<int64_t>("sleep_ms");
+    auto sleep_ms = p.get<int64_t>("sleep_ms");
+    if (const std::string first = ctx.scratch_dir() + "/first-attempt-began"; p.get<int64_t>("sleep_first_ms") > 0 &&
+                                                                               !std::ifstream(first)) {
+      std::ofstream(first) << "1";
+      sleep_ms += p.get<int64_t>("sleep_first_ms");
+    }
     for (int64_t waited = 0; waited < sleep_ms && !ctx.cancelled(); waited += 10)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     if (mode == "throw") throw cadenza::sdk::PluginError("the test worker was asked to fail");

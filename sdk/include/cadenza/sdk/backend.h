@@ -1,4 +1,4 @@
-// Cadenza SDK — execution backend plugins (backend API v2, SDK ABI 2).
+// Cadenza SDK — execution backend plugins (backend API v2, SDK ABI 3).
 //
 // The orchestrator (`cadenza run`) decides *what* runs and when its inputs
 // are ready; a backend decides *where* and *how*. For every stage the
