@@ -2,7 +2,10 @@
 // detached, its driver killed with -9, watched and cancelled from other
 // directories, resumed by a second run; time limits reported and retried.
 #include <gmock/gmock.h>
+#include <poll.h>
+#include <pty.h>
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <fstream>
 #include <thread>
@@ -184,6 +187,49 @@ TEST(DetachE2E, ARerunInTheSameDirectoryDoesNotInheritTheOldResult) {
   rerun.signal(SIGKILL);
   rerun.wait();
   EXPECT_FALSE(ws.exists(".cadenza/runs/latest/a/result.json"));
+}
+
+// `cadenza run` on a terminal: the first Ctrl-C asks whether to cancel or
+// detach. Detaching hands the live jobs to a background driver: nothing is
+// cancelled or run twice, and the run finishes without the terminal.
+TEST(DetachE2E, CtrlCOnATerminalCanDetachTheRun) {
+  Workspace ws(slow_chain("trace.txt", 2500));
+  int master = -1;
+  const pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::chdir(ws.str().c_str()) != 0) ::_exit(127);
+    ::setenv("CADENZA_PLUGIN_PATH", test::test_plugin_dir().c_str(), 1);
+    const std::string exe = test::cadenza_binary();
+    ::execl(exe.c_str(), exe.c_str(), "run", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  std::string seen;
+  auto read_until = [&](const std::string& text, double limit_s) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(limit_s);
+    while (seen.find(text) == std::string::npos && std::chrono::steady_clock::now() < end) {
+      pollfd p{master, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      char buf[4096];
+      const ssize_t n = ::read(master, buf, sizeof buf);
+      if (n <= 0) break;
+      seen.append(buf, static_cast<size_t>(n));
+    }
+    return seen.find(text) != std::string::npos;
+  };
+  ASSERT_TRUE(read_until("[train] started", 30)) << seen;
+  ASSERT_EQ(::write(master, "\x03", 1), 1);  // Ctrl-C, through the terminal's line discipline
+  ASSERT_TRUE(read_until("[d]etach", 10)) << seen;
+  ASSERT_EQ(::write(master, "d\n", 2), 2);
+  ASSERT_TRUE(read_until("goes on in the background", 20)) << seen;
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ::close(master);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << seen;
+  ASSERT_TRUE(wait_until([&] { return ws.exists("out/exported"); }, 60)) << seen;
+  EXPECT_TRUE(wait_until([&] { return ws.read(".cadenza/runs/latest/events.jsonl").find("run_finished") != std::string::npos; }));
+  EXPECT_EQ(ws.read("trace.txt"), "prep\ntrain\nexport\n");  // train was adopted, not run again
+  EXPECT_THAT(ws.read(".cadenza/runs/latest/events.jsonl"), HasSubstr("waiting_for"));
 }
 
 }  // namespace

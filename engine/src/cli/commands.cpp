@@ -248,8 +248,15 @@ int cmd_run(const Args& args) {
       if (a != "-d" && a != "--detach") forwarded.push_back(a);
     return start_detached_driver(forwarded, state_dir, options.run_id, lock);
   }
+  options.ask_on_interrupt = !options.detached && ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO);
   Orchestrator orchestrator(*prepared, options, std::cout);
-  return orchestrator.run();
+  const int code = orchestrator.run();
+  if (code != kRunDetachRequested) return code;
+  // Ctrl-C, then "detach": a background driver takes over the live jobs.
+  Args forwarded;
+  for (const auto& a : args)
+    if (a != "-d" && a != "--detach") forwarded.push_back(a);
+  return start_detached_driver(forwarded, state_dir, make_run_id(), lock);
 }
 
 int cmd_dag(const Args& args) {

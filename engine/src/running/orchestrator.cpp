@@ -1,5 +1,6 @@
 #include "orchestrator.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 #include "error.h"
 #include "fs_util.h"
@@ -111,6 +113,7 @@ struct Orchestrator::Impl : public sdk::BackendHost {
   bool cancel_all_seen = false;
   bool handed_off = false, hand_off_tried = false;
   int cancels_sent = 0;
+  bool asked = false;
 
   Impl(const PreparedWorkflow& p, RunOptions o, std::ostream& os, BackendFactory factory)
       : pw(p), options(std::move(o)), cache(p.workflow()),
@@ -577,6 +580,24 @@ struct Orchestrator::Impl : public sdk::BackendHost {
     return handed_off;
   }
 
+  // ---- Ctrl-C on a terminal: cancel, or leave it running? ----
+
+  // Asks once; anything but "d" (or no answer within 30 s) cancels.
+  bool wants_detach() {
+    asked = true;
+    say("cadenza: interrupted. Cancel the run, or detach and leave it running in the background? "
+        "[c]ancel / [d]etach (Enter: cancel; Ctrl-C again: cancel now)");
+    pollfd in{STDIN_FILENO, POLLIN, 0};
+    const int before = interrupt_count();
+    for (int waited = 0; waited < 30000 && interrupt_count() == before; waited += 100) {
+      if (::poll(&in, 1, 100) <= 0) continue;
+      char answer[64] = {};
+      const ssize_t n = ::read(STDIN_FILENO, answer, sizeof answer - 1);
+      return n > 0 && (answer[0] == 'd' || answer[0] == 'D');
+    }
+    return false;
+  }
+
   // ---- the run ----
 
   // Saves the lock and stat cache however run() ends, exceptions included.
@@ -604,12 +625,22 @@ struct Orchestrator::Impl : public sdk::BackendHost {
       ++selected;
     }
     run_root = runs_dir() + "/" + run_id;
-    const std::optional<RunStatus> previous = read_run(runs_dir());
+    std::optional<RunStatus> previous = read_run(runs_dir());
     open_record();
+    // The driver that detached to us exits once our record exists: wait for
+    // it, so that its live jobs are adopted rather than started again.
+    for (int k = 0; k < 300 && previous && previous->detaching && previous->alive(); ++k) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      previous = read_run(runs_dir(), previous->run_id());
+    }
     say("cadenza: run " + run_id + ": " + std::to_string(selected) + " stage" + (selected == 1 ? "" : "s"));
     adopt_earlier_jobs(previous);
 
     while (true) {
+      if (interrupt_count() > cancels_sent && options.ask_on_interrupt && !asked && wants_detach()) {
+        recorder->detaching();
+        return kRunDetachRequested;  // the jobs keep running; nothing is cancelled
+      }
       if (interrupt_count() > cancels_sent)
         cancel_everything(cancels_sent == 0 ? "cadenza: interrupted; cancelling running stages "
                                               "(press Ctrl-C again to kill them now)"

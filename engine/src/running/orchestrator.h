@@ -38,7 +38,12 @@ struct RunOptions {
   bool explain = false;             // --explain: say why each stage runs or not
   std::string run_id;               // empty: a new one
   bool detached = false;            // this process is the background driver of `run --detach`
+  bool ask_on_interrupt = false;    // on a terminal: the first Ctrl-C asks "cancel or detach?"
 };
+
+// Orchestrator::run()'s code when the user chose to detach at the Ctrl-C
+// question: the caller starts a background driver that takes the run over.
+constexpr int kRunDetachRequested = -2;
 
 class Orchestrator {
  public:

@@ -43,6 +43,10 @@ void apply_event(RunStatus& run, const json& e) {
     run.exit_code = e.at("exit_code");
     return;
   }
+  if (event == "detaching") {
+    run.detaching = true;
+    return;
+  }
   if (event == "handed_off") {
     run.handed_off_to = e.at("handle");
     return;
@@ -180,6 +184,8 @@ void RunRecorder::run_finished(int exit_code) {
 void RunRecorder::handed_off(const std::string& backend, const std::string& handle) {
   append(json{{"t", now_s()}, {"event", "handed_off"}, {"backend", backend}, {"handle", handle}}.dump());
 }
+
+void RunRecorder::detaching() { append(json{{"t", now_s()}, {"event", "detaching"}}.dump()); }
 
 void RunRecorder::heartbeat(double interval_s) {
   const double t = now_s();

@@ -10,6 +10,7 @@
 //     {"t", "event": "finished",  "stage", "attempt", "outcome", "error", "reused", "retry"}
 //     {"t", "event": "waiting_for", "stage", "handle", "from_run"}  (an earlier run's live job)
 //     {"t", "event": "handed_off", "backend", "handle"}  (the driver left; job `handle` records the end)
+//     {"t", "event": "detaching"}  (asked on Ctrl-C: a background driver takes the run over)
 //     {"t", "event": "run_finished", "exit_code"}
 //     {"t", "event": "superseded", "by_run"}  (a later run took over this dead one)
 //   driver.alive  touched by the driver every few seconds (liveness seen from another host)
@@ -65,6 +66,8 @@ class RunRecorder {
   void run_finished(int exit_code);
   // The driver leaves the run to its backend; job `handle` will record its end.
   void handed_off(const std::string& backend, const std::string& handle);
+  // The driver leaves its live jobs to a background driver it starts now.
+  void detaching();
   // Touches driver.alive at most every `interval_s`.
   void heartbeat(double interval_s = 2.0);
 
@@ -111,6 +114,7 @@ struct RunStatus {
   int exit_code = 0;
   std::string superseded_by;
   std::string handed_off_to;  // the finishing job's handle, after the driver left
+  bool detaching = false;     // its driver is handing the run to a background driver
   DriverState driver = DriverState::kDead;
   std::map<std::string, StageStatus> state;
 
