@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "workspace.h"
@@ -230,6 +231,10 @@ TEST(DetachE2E, CtrlCOnATerminalCanDetachTheRun) {
   EXPECT_TRUE(wait_until([&] { return ws.read(".cadenza/runs/latest/events.jsonl").find("run_finished") != std::string::npos; }));
   EXPECT_EQ(ws.read("trace.txt"), "prep\ntrain\nexport\n");  // train was adopted, not run again
   EXPECT_THAT(ws.read(".cadenza/runs/latest/events.jsonl"), HasSubstr("waiting_for"));
+  std::set<std::string> runs;  // the detached driver's run is a run of its own
+  for (const auto& e : std::filesystem::directory_iterator(ws.path() / ".cadenza/runs"))
+    if (e.is_directory() && !e.is_symlink()) runs.insert(e.path().filename().string());
+  EXPECT_EQ(runs.size(), 2u);
 }
 
 }  // namespace

@@ -29,7 +29,7 @@ TEST(PluginLibrary, LoadsAGoodPluginAndCreatesAStage) {
   EXPECT_EQ(stage->params().front().name, "mode");
   stage.reset();
   auto again = PluginLibrary::load(lib("test_worker"));
-  EXPECT_EQ(again->create_stage()->params().size(), 8u);
+  EXPECT_EQ(again->create_stage()->params().size(), 9u);
 }
 
 TEST(PluginLibrary, AnExceptionFromAPluginOutlivesItsObjects) {
@@ -111,7 +111,7 @@ TEST(PluginCatalog, DescribesInAChildProcessAndCachesByIdentity) {
     PluginCatalog catalog(cache, test::cadenza_binary());
     const PluginMeta& meta = catalog.describe(lib("test_worker"));
     EXPECT_EQ(meta.info.name, "stage_test_worker");
-    ASSERT_EQ(meta.params.size(), 8u);
+    ASSERT_EQ(meta.params.size(), 9u);
     EXPECT_EQ(meta.params[0].choices.size(), 8u);
     EXPECT_TRUE(meta.params[1].has_bounds);
     catalog.save();

@@ -74,8 +74,11 @@ std::string make_run_id() {
   std::tm tm{};
   localtime_r(&now, &tm);
   std::ostringstream s;
+  // The pid tells processes apart; the call count, two ids of one process
+  // in one second (a driver detaching at Ctrl-C names its successor's run).
+  static std::atomic<unsigned> calls{0};
   s << std::put_time(&tm, "%Y%m%d-%H%M%S") << "-" << std::hex
-    << ((static_cast<unsigned>(::getpid()) * 2654435761u) & 0xffffu);
+    << ((static_cast<unsigned>(::getpid()) * 2654435761u + calls.fetch_add(1) * 40503u) & 0xffffu);
   return s.str();
 }
 

@@ -62,7 +62,7 @@ class Orchestrator {
   std::unique_ptr<Impl> impl_;
 };
 
-// "20261201-203000-1a2b": sortable, unique per process and second.
+// "20261201-203000-1a2b": sortable, unique per process, call and second.
 std::string make_run_id();
 
 // Installs SIGINT/SIGTERM handlers that set a flag instead of killing the
