@@ -1,7 +1,6 @@
 // `cadenza exp run | show | diff | apply | remove | stop`.
 #include <unistd.h>
 
-#include <filesystem>
 #include <iostream>
 
 #include "cli_args.h"
@@ -20,7 +19,6 @@
 namespace cadenza {
 
 using nlohmann::json;
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -54,10 +52,6 @@ cache. Work that is the same across experiments runs once.
 std::string workflow_of(const CliArgs& cli) {
   if (cli.has("-w")) return cli.get("-w");
   return "workflow.toml";
-}
-
-std::string workspace_of(const std::string& workflow_path) {
-  return fs::absolute(workflow_path).lexically_normal().parent_path().string();
 }
 
 int exp_run(const Args& args) {
@@ -112,7 +106,7 @@ int exp_show(const Args& args) {
 }
 
 ExperimentRecord require_experiment(const std::string& workflow, const std::string& name) {
-  const std::string root = experiments_root(workspace_of(workflow));
+  const std::string root = experiments_root(workflow_workspace_dir(workflow));
   auto r = load_experiment_record(root, name);
   if (!r) {
     std::string known;
@@ -150,10 +144,10 @@ int exp_remove(const Args& args) {
   const std::string root = experiments_root(wf.workspace);
   for (const auto& name : cli.positionals()) {
     require_experiment(workflow, name);
-    const std::string dir = root + "/" + name;
+    const std::string dir = experiment_dir(wf.workspace, name);
     {
       RunLock lock = take_run_lock(workflow + " (experiment " + name + ")", dir, "remove");
-      unregister_workspace(wf.cache_dir, dir + "/" + fs::path(wf.file).stem().string() + ".lock");
+      unregister_workspace(wf.cache_dir, lock_file_for(wf.file, dir));
       mark_removed(root, name);
     }
     remove_all_quietly(dir);

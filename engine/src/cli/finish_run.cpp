@@ -10,6 +10,7 @@
 #include "prepared_workflow.h"
 #include "run_lock.h"
 #include "run_record.h"
+#include "wall_clock.h"
 #include "workspace_cache.h"
 
 namespace cadenza {
@@ -17,10 +18,6 @@ namespace cadenza {
 using nlohmann::json;
 
 namespace {
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 size_t stage_index(const PreparedWorkflow& pw, const std::string& name) {
   for (size_t i = 0; i < pw.size(); ++i)
@@ -59,7 +56,7 @@ int cmd_finish_run(const Args& args) {
     const AttemptStatus& attempt = st.attempts.back();
     const auto result = read_job_result(attempt.dir);
     const AttemptOutcome ao = ended_as(attempt, result);
-    json event{{"t", now_s()}, {"event", "finished"}, {"stage", name}, {"attempt", attempt.attempt},
+    json event{{"t", wall_clock_s()}, {"event", "finished"}, {"stage", name}, {"attempt", attempt.attempt},
                {"outcome", std::string(sdk::outcome_name(ao.outcome))}};
     if (!ao.message.empty()) event["error"] = ao.message;
     if (result && result->restored) event["reused"] = "restored";
@@ -73,7 +70,7 @@ int cmd_finish_run(const Args& args) {
     std::cout << name << ": " << sdk::outcome_name(ao.outcome) << (ao.message.empty() ? "" : " (" + ao.message + ")") << "\n";
   }
   cache.save();
-  RunRecorder::append_to(run->run_dir, json{{"t", now_s()}, {"event", "run_finished"}, {"exit_code", exit_code}}.dump());
+  RunRecorder::append_to(run->run_dir, json{{"t", wall_clock_s()}, {"event", "run_finished"}, {"exit_code", exit_code}}.dump());
   return 0;  // the run's own exit code is in the record; this job itself succeeded
 }
 

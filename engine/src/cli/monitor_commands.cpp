@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "wall_clock.h"
 #include "cli_args.h"
 #include "commands.h"
 #include "error.h"
@@ -31,10 +32,6 @@ namespace cadenza {
 using nlohmann::json;
 
 namespace {
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 // The last value of each scalar in a stage's metrics.jsonl (its last 64 KiB).
 std::map<std::string, double> latest_scalars(const std::string& path) {
@@ -96,7 +93,7 @@ std::string driver_text(const RunStatus& run, double elapsed) {
 
 json live_status_json(const RunStatus& run) {
   json stages = json::array();
-  const double t = now_s();
+  const double t = wall_clock_s();
   for (const auto& name : run.info.stages) {
     const StageStatus& st = run.state.at(name);
     json s = {{"stage", name}, {"state", st.state}};
@@ -281,7 +278,7 @@ int cancel_without_driver(const RunStatus& run, const std::vector<std::string>& 
   for (int i = 0; i < 300 && pool.active_jobs() > 0; ++i) pool.wait(100);
   if (cancelled == 0) std::cout << "run " << run.run_id() << ": no stage was still running\n";
   // Nobody else will record the end: the driver is gone.
-  const double t = now_s();
+  const double t = wall_clock_s();
   for (const auto& stage : stages) {
     const StageStatus& st = run.state.at(stage);
     if (!st.active()) continue;

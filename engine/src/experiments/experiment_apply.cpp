@@ -126,7 +126,7 @@ void apply_experiment(const std::string& workflow_path, const ExperimentRecord& 
 namespace {
 
 std::string logical(const std::string& path, const std::string& name) {
-  const std::string prefix = ".cadenza/exps/" + name + "/ws/";
+  const std::string prefix = experiment_outputs_dir(name) + "/";
   return path.rfind(prefix, 0) == 0 ? path.substr(prefix.size()) : path;
 }
 
@@ -192,9 +192,9 @@ void print_experiment_diff(const std::string& workflow_path, const ExperimentRec
     row(out, t, cell(a.metrics.value(t, json::object()).value("last", json())),
         cell(b.metrics.value(t, json::object()).value("last", json())), width);
   out << "stages:\n";
-  const std::string root = experiments_root(std::filesystem::absolute(workflow_path).lexically_normal().parent_path().string());
-  const std::string lock_name = std::filesystem::path(workflow_path).stem().string() + ".lock";
-  const LockFile la(root + "/" + a.name + "/" + lock_name), lb(root + "/" + b.name + "/" + lock_name);
+  const std::string workspace = workflow_workspace_dir(workflow_path);
+  const LockFile la(lock_file_for(workflow_path, experiment_dir(workspace, a.name))),
+      lb(lock_file_for(workflow_path, experiment_dir(workspace, b.name)));
   std::set<std::string> stages;
   for (const auto& [s, e] : la.stages()) stages.insert(s);
   for (const auto& [s, e] : lb.stages()) stages.insert(s);

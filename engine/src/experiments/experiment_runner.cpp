@@ -18,6 +18,7 @@
 #include "lock_file.h"
 #include "run_cache.h"
 #include "run_record.h"
+#include "wall_clock.h"
 
 extern char** environ;
 
@@ -26,10 +27,6 @@ namespace cadenza {
 using nlohmann::json;
 
 namespace {
-
-double wall_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 ExperimentRecord start_record(const ExperimentPlan& plan, const std::string& run_id) {
   const Workflow& wf = plan.workflow->workflow();
@@ -40,7 +37,7 @@ ExperimentRecord start_record(const ExperimentPlan& plan, const std::string& run
   for (size_t i = 0; i < plan.workflow->size(); ++i)
     if (plan.workflow->selected(i)) r.params[wf.stages[i].name] = plan.workflow->stage(i).params;
   describe_git(wf.workspace, &r.git_commit, &r.git_dirty);
-  r.started = wall_now();
+  r.started = wall_clock_s();
   r.run_id = run_id;
   return r;
 }
@@ -49,7 +46,7 @@ ExperimentRecord start_record(const ExperimentPlan& plan, const std::string& run
 // entry, which keeps the metrics of restored stages too).
 void finish_record(ExperimentRecord& r, const PreparedWorkflow& pw, int exit_code) {
   const Workflow& wf = pw.workflow();
-  r.finished = wall_now();
+  r.finished = wall_clock_s();
   r.status = exit_code == 0 ? "succeeded" : exit_code == 130 ? "cancelled" : "failed";
   const auto run = read_run(wf.state_dir() + "/runs", r.run_id);
   const LockFile lock(wf.lock_path());
@@ -183,8 +180,7 @@ std::vector<ExperimentPlan> plan_experiments(const std::string& workflow_path,
 
 std::unique_ptr<PreparedWorkflow> load_recorded_experiment(const std::string& workflow_path,
                                                            const std::string& name) {
-  const std::string root = experiments_root(
-      std::filesystem::absolute(workflow_path).lexically_normal().parent_path().string());
+  const std::string root = experiments_root(workflow_workspace_dir(workflow_path));
   auto record = load_experiment_record(root, name);
   if (!record) throw Error("no experiment '" + name + "' in " + root + " (`cadenza exp show` lists them)");
   Variant variant;

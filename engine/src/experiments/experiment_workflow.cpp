@@ -16,6 +16,12 @@ bool within(const std::string& path, const std::string& dir) {
 
 std::string experiments_root(const std::string& workspace) { return workspace + "/.cadenza/exps"; }
 
+std::string experiment_dir(const std::string& workspace, const std::string& name) {
+  return experiments_root(workspace) + "/" + name;
+}
+
+std::string experiment_outputs_dir(const std::string& name) { return ".cadenza/exps/" + name + "/ws"; }
+
 void check_experiment_name(const std::string& name) {
   bool ok = !name.empty() && name.size() <= 200 && name[0] != '.' && name[0] != '-';
   for (char c : name)
@@ -28,8 +34,8 @@ void check_experiment_name(const std::string& name) {
 void make_experiment(Workflow& wf, const std::string& name) {
   check_experiment_name(name);
   wf.experiment = name;
-  wf.experiment_state_dir = experiments_root(wf.workspace) + "/" + name;
-  wf.outputs_dir = ".cadenza/exps/" + name + "/ws";
+  wf.experiment_state_dir = experiment_dir(wf.workspace, name);
+  wf.outputs_dir = experiment_outputs_dir(name);
   std::set<std::string> produced;
   for (const auto& s : wf.stages)
     for (const auto& [n, out] : s.outs) produced.insert(out.path);

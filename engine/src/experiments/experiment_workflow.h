@@ -23,6 +23,10 @@ namespace cadenza {
 
 // <workspace>/.cadenza/exps
 std::string experiments_root(const std::string& workspace);
+// <workspace>/.cadenza/exps/<name>: the experiment's state (record, lock, runs).
+std::string experiment_dir(const std::string& workspace, const std::string& name);
+// .cadenza/exps/<name>/ws, relative to the workspace: where its outputs live.
+std::string experiment_outputs_dir(const std::string& name);
 
 // Turns a parsed workflow into experiment `name`'s (see above).
 void make_experiment(Workflow& wf, const std::string& name);

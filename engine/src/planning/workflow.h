@@ -102,6 +102,10 @@ struct Workflow {
 // logs, cancel) need not parse the workflow. Throws Error if there is no
 // such file, with the same message as parse_workflow_file.
 std::string workflow_state_dir(const std::string& path);
+// The absolute directory of the workflow file at `path` (its workspace).
+std::string workflow_workspace_dir(const std::string& path);
+// <dir>/<workflow file's stem>.lock: workflow.toml's lock is workflow.lock.
+std::string lock_file_for(const std::string& workflow_file, const std::string& dir);
 
 // "local" -> "backend_local"; names that already carry the prefix are kept.
 std::string full_plugin_name(const std::string& kind, const std::string& name);

@@ -324,14 +324,21 @@ std::string Workflow::state_dir() const {
 }
 
 std::string Workflow::lock_path() const {
-  const std::string stem = std::filesystem::path(file).stem().string();
-  return experiment_state_dir.empty() ? workspace + "/" + stem + ".lock" : experiment_state_dir + "/" + stem + ".lock";
+  return lock_file_for(file, experiment_state_dir.empty() ? workspace : experiment_state_dir);
+}
+
+std::string lock_file_for(const std::string& workflow_file, const std::string& dir) {
+  return dir + "/" + std::filesystem::path(workflow_file).stem().string() + ".lock";
+}
+
+std::string workflow_workspace_dir(const std::string& path) {
+  return std::filesystem::absolute(path).lexically_normal().parent_path().string();
 }
 
 std::string workflow_state_dir(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) parse_workflow_file(path);  // throws the usual message
-  return std::filesystem::absolute(path).lexically_normal().parent_path().string() + "/.cadenza";
+  return workflow_workspace_dir(path) + "/.cadenza";
 }
 
 const StageDecl* Workflow::find_stage(const std::string& name) const {

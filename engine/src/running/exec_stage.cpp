@@ -17,8 +17,9 @@
 #include "plugin_library.h"
 #include "process_identity.h"
 #include "run_cache.h"
-#include "stage_key.h"
 #include "stage_context.h"
+#include "stage_key.h"
+#include "wall_clock.h"
 #include "work_claim.h"
 
 namespace cadenza {
@@ -72,11 +73,6 @@ sdk::Outcome stop_cause(const JobSpec& spec, int64_t started_ms, std::string* wh
   return sdk::Outcome::kPreempted;
 }
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 void check_outputs_written(const JobSpec& spec,
                            const std::map<std::string, std::string>& staging) {
   for (const auto& [name, rel] : spec.outs) {
@@ -125,7 +121,7 @@ void store_and_promote(const JobSpec& spec, const std::map<std::string, std::str
     record.key = key;
     record.stage = spec.stage;
     record.plugin = spec.plugin_name;
-    record.created = now_s();
+    record.created = wall_clock_s();
     record.metrics = summarize_metrics(spec.run_dir + "/metrics.jsonl");
     for (const auto& [name, rel] : spec.outs) {
       result.outs[name] = store->store(staging.at(name), spec.workspace, link);
@@ -166,7 +162,7 @@ int exec_stage(const std::string& spec_path) {
   const int64_t started_ms = monotonic_ms();
 
   JobResult result;
-  result.started_at = now_s();
+  result.started_at = wall_clock_s();
   std::map<std::string, std::string> staging;
   for (const auto& [name, rel] : spec.outs)
     staging[name] = staging_path_for(spec.workspace + "/" + rel, spec.run_id);
@@ -174,7 +170,7 @@ int exec_stage(const std::string& spec_path) {
   auto finish = [&](sdk::Outcome outcome, const std::string& error) {
     result.outcome = outcome;
     result.error = error;
-    result.finished_at = now_s();
+    result.finished_at = wall_clock_s();
     struct rusage usage {};
     if (getrusage(RUSAGE_SELF, &usage) == 0) result.peak_rss_mb = static_cast<double>(usage.ru_maxrss) / 1024.0;  // KiB
     if (outcome != sdk::Outcome::kSucceeded)
@@ -297,11 +293,11 @@ int exec_stage(const std::string& spec_path) {
     {
       auto stage = library->create_stage();
       StageContextImpl context(spec, staging, metrics, g_cancel);
-      const double run_started = now_s();
+      const double run_started = wall_clock_s();
       struct RunTimer {
         JobResult& result;
         double started;
-        ~RunTimer() { result.run_s = now_s() - started; }
+        ~RunTimer() { result.run_s = wall_clock_s() - started; }
       } timer{result, run_started};
       try {
         stage->run(context);

@@ -8,17 +8,13 @@
 #include <nlohmann/json.hpp>
 
 #include "error.h"
+#include "wall_clock.h"
 
 namespace cadenza {
 
 using nlohmann::json;
 
 namespace {
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string safe_file_part(std::string_view tag) {
   std::string out;
@@ -116,7 +112,7 @@ void MetricsRecorder::append(const std::string& line) {
 }
 
 void MetricsRecorder::scalar(std::string_view tag, double value, int64_t step) {
-  append(json{{"t", now_s()}, {"type", "scalar"}, {"tag", tag}, {"step", step}, {"value", value}}
+  append(json{{"t", wall_clock_s()}, {"type", "scalar"}, {"tag", tag}, {"step", step}, {"value", value}}
              .dump());
   forward([&](sdk::MetricSink& s) { s.scalar(tag, value, step); });
   if (rule_) {
@@ -151,7 +147,7 @@ void MetricsRecorder::check_stop_rule(int64_t step) {
 }
 
 void MetricsRecorder::text(std::string_view tag, std::string_view text, int64_t step) {
-  append(json{{"t", now_s()}, {"type", "text"}, {"tag", tag}, {"step", step}, {"text", text}}
+  append(json{{"t", wall_clock_s()}, {"type", "text"}, {"tag", tag}, {"step", step}, {"text", text}}
              .dump());
   forward([&](sdk::MetricSink& s) { s.text(tag, text, step); });
 }
@@ -162,7 +158,7 @@ void MetricsRecorder::audio(std::string_view tag, const float* samples, size_t f
   const std::string file =
       "audio/" + safe_file_part(tag) + "-step" + std::to_string(step) + ".wav";
   write_float_wav(run_dir_ + "/" + file, samples, frames, channels, sample_rate);
-  append(json{{"t", now_s()},
+  append(json{{"t", wall_clock_s()},
               {"type", "audio"},
               {"tag", tag},
               {"step", step},

@@ -23,6 +23,7 @@
 #include "run_console.h"
 #include "run_record.h"
 #include "stage_run.h"
+#include "wall_clock.h"
 #include "workspace_cache.h"
 
 namespace cadenza {
@@ -44,10 +45,6 @@ std::string seconds_text(double s) {
 
 double steady_now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-double wall_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 bool file_exists(const std::string& path) {
@@ -148,7 +145,7 @@ struct Orchestrator::Impl : public sdk::BackendHost {
     RunInfo info;
     info.run_id = run_id;
     info.workflow = pw.workflow().file;
-    info.started = wall_now();
+    info.started = wall_clock_s();
     info.detached = options.detached;
     info.driver = ProcessIdentity::self();
     for (size_t i : pw.graph().order())
@@ -198,7 +195,7 @@ struct Orchestrator::Impl : public sdk::BackendHost {
       }
     }
     RunRecorder::append_to(previous->run_dir,
-                           json{{"t", wall_now()}, {"event", "superseded"}, {"by_run", run_id}}.dump());
+                           json{{"t", wall_clock_s()}, {"event", "superseded"}, {"by_run", run_id}}.dump());
   }
 
   // ---- planning: which stages can start ----

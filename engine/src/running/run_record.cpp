@@ -13,6 +13,7 @@
 
 #include "error.h"
 #include "fs_util.h"
+#include "wall_clock.h"
 
 namespace cadenza {
 
@@ -22,10 +23,6 @@ namespace {
 
 // A heartbeat older than this means the driver on another host is gone.
 constexpr double kHeartbeatTimeoutS = 30.0;
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 AttemptStatus& attempt_of(StageStatus& st, int attempt) {
   for (auto& a : st.attempts)
@@ -148,13 +145,13 @@ void RunRecorder::append_to(const std::string& run_dir, const std::string& json_
 
 void RunRecorder::submitted(const std::string& stage, int attempt, const std::string& backend,
                             const std::string& handle, const std::string& dir) {
-  append(json{{"t", now_s()}, {"event", "submitted"}, {"stage", stage}, {"attempt", attempt},
+  append(json{{"t", wall_clock_s()}, {"event", "submitted"}, {"stage", stage}, {"attempt", attempt},
               {"backend", backend}, {"handle", handle}, {"dir", dir}}
              .dump());
 }
 
 void RunRecorder::running(const std::string& stage, int attempt, const std::string& node) {
-  json j{{"t", now_s()}, {"event", "running"}, {"stage", stage}, {"attempt", attempt}};
+  json j{{"t", wall_clock_s()}, {"event", "running"}, {"stage", stage}, {"attempt", attempt}};
   if (!node.empty()) j["node"] = node;
   append(j.dump());
 }
@@ -162,7 +159,7 @@ void RunRecorder::running(const std::string& stage, int attempt, const std::stri
 void RunRecorder::finished(const std::string& stage, int attempt, sdk::Outcome outcome,
                            const std::string& error, const std::string& reused,
                            const std::string& retry) {
-  json j{{"t", now_s()}, {"event", "finished"}, {"stage", stage}, {"attempt", attempt},
+  json j{{"t", wall_clock_s()}, {"event", "finished"}, {"stage", stage}, {"attempt", attempt},
          {"outcome", std::string(sdk::outcome_name(outcome))}};
   if (!error.empty()) j["error"] = error;
   if (!reused.empty()) j["reused"] = reused;
@@ -172,23 +169,23 @@ void RunRecorder::finished(const std::string& stage, int attempt, sdk::Outcome o
 
 void RunRecorder::waiting_for(const std::string& stage, const std::string& handle,
                               const std::string& from_run) {
-  append(json{{"t", now_s()}, {"event", "waiting_for"}, {"stage", stage}, {"handle", handle},
+  append(json{{"t", wall_clock_s()}, {"event", "waiting_for"}, {"stage", stage}, {"handle", handle},
               {"from_run", from_run}}
              .dump());
 }
 
 void RunRecorder::run_finished(int exit_code) {
-  append(json{{"t", now_s()}, {"event", "run_finished"}, {"exit_code", exit_code}}.dump());
+  append(json{{"t", wall_clock_s()}, {"event", "run_finished"}, {"exit_code", exit_code}}.dump());
 }
 
 void RunRecorder::handed_off(const std::string& backend, const std::string& handle) {
-  append(json{{"t", now_s()}, {"event", "handed_off"}, {"backend", backend}, {"handle", handle}}.dump());
+  append(json{{"t", wall_clock_s()}, {"event", "handed_off"}, {"backend", backend}, {"handle", handle}}.dump());
 }
 
-void RunRecorder::detaching() { append(json{{"t", now_s()}, {"event", "detaching"}}.dump()); }
+void RunRecorder::detaching() { append(json{{"t", wall_clock_s()}, {"event", "detaching"}}.dump()); }
 
 void RunRecorder::heartbeat(double interval_s) {
-  const double t = now_s();
+  const double t = wall_clock_s();
   if (t - last_heartbeat_ < interval_s) return;
   last_heartbeat_ = t;
   const std::string path = run_dir_ + "/driver.alive";
