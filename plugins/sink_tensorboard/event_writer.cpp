@@ -32,6 +32,26 @@ std::string frame_record(std::string_view payload) {
   return out;
 }
 
+void replace_event_file(const std::string& path, double wall_time, const std::vector<std::string>& events) {
+  const std::filesystem::path target(path);
+  std::filesystem::create_directories(target.parent_path());
+  // Not a "tfevents" name: TensorBoard never reads the file half-written.
+  const std::string tmp = (target.parent_path() / (".cadenza-tmp-" + std::to_string(::getpid()) + "-" +
+                                                   std::to_string(g_writers.fetch_add(1))))
+                              .string();
+  std::string bytes = frame_record(file_version_event(wall_time));
+  for (const auto& e : events) bytes += frame_record(e);
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  bool ok = f && std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() && std::fflush(f) == 0;
+  const int saved = errno;
+  if (f) std::fclose(f);
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int why = ok ? errno : saved;
+    std::remove(tmp.c_str());
+    throw std::runtime_error("cannot write " + path + ": " + std::strerror(why));
+  }
+}
+
 EventWriter::EventWriter(const std::string& run_dir, double wall_time) {
   std::filesystem::create_directories(run_dir);
   char host[256] = "localhost";

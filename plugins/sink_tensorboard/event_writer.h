@@ -9,11 +9,18 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace cadenza::tensorboard {
 
 // The framed bytes of one record: len, masked crc(len), payload, masked crc(payload).
 std::string frame_record(std::string_view payload);
+
+// Writes a whole event file (file_version first, then `events`) under a
+// temporary name and renames it over `path`: a reader sees the old file or
+// the new one, never half of one. For the small files a sink rewrites (an
+// experiment's HParams session). Throws std::runtime_error naming the path.
+void replace_event_file(const std::string& path, double wall_time, const std::vector<std::string>& events);
 
 class EventWriter {
  public:

@@ -18,7 +18,11 @@ namespace plugin_data { constexpr int kPluginName = 1, kContent = 2; }
 namespace tensor { constexpr int kDtype = 1, kShape = 2, kStringVal = 8; }
 namespace shape { constexpr int kDim = 2; }
 namespace dim { constexpr int kSize = 1; }
-namespace hparams { constexpr int kSessionStart = 3, kSessionEnd = 4; }
+namespace hparams { constexpr int kExperiment = 2, kSessionStart = 3, kSessionEnd = 4; }
+namespace experiment { constexpr int kTimeCreated = 3, kHparamInfos = 4, kMetricInfos = 5; }
+namespace hparam_info { constexpr int kName = 1, kType = 4; }
+namespace metric_info { constexpr int kName = 1; }
+namespace metric_name { constexpr int kGroup = 1, kTag = 2; }
 namespace session_start { constexpr int kHparams = 1, kGroupName = 4, kStartTime = 5; }
 namespace session_end { constexpr int kStatus = 1, kEndTime = 2; }
 namespace proto_value { constexpr int kNumber = 2, kString = 3, kBool = 4; }
@@ -160,6 +164,29 @@ std::string session_start_event(double wall_time, const std::map<std::string, HP
   ProtoWriter content;
   content.message_field(hparams::kSessionStart, start);
   return hparams_event(wall_time, "_hparams_/session_start_info", content.bytes());
+}
+
+std::string experiment_event(double wall_time, const std::map<std::string, HParamType>& hp,
+                             const std::vector<MetricColumn>& metrics) {
+  ProtoWriter exp;
+  exp.double_field(experiment::kTimeCreated, wall_time);
+  for (const auto& [name, type] : hp) {
+    ProtoWriter info;
+    info.bytes_field(hparam_info::kName, name);
+    info.varint_field(hparam_info::kType, static_cast<uint64_t>(type));
+    exp.message_field(experiment::kHparamInfos, info);
+  }
+  for (const auto& m : metrics) {
+    ProtoWriter name;
+    if (!m.group.empty()) name.bytes_field(metric_name::kGroup, m.group);
+    name.bytes_field(metric_name::kTag, m.tag);
+    ProtoWriter info;
+    info.message_field(metric_info::kName, name);
+    exp.message_field(experiment::kMetricInfos, info);
+  }
+  ProtoWriter content;
+  content.message_field(hparams::kExperiment, exp);
+  return hparams_event(wall_time, "_hparams_/experiment", content.bytes());
 }
 
 std::string session_end_content(double end_time, SessionStatus status) {

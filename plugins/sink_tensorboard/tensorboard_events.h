@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace cadenza::tensorboard {
 
@@ -27,6 +28,17 @@ std::string session_start_event(double wall_time, const std::map<std::string, HP
                                 std::string_view group_name);
 enum class SessionStatus { kUnknown = 0, kSuccess = 1, kFailure = 2, kRunning = 3 };
 std::string session_end_event(double wall_time, SessionStatus status);
+
+// HParams plugin: `_hparams_/experiment`, the columns of the HPARAMS tab:
+// every hparam with its type, and the metrics as (group, tag), where group
+// is the run sub-directory (below a session's directory) holding the scalar.
+enum class HParamType { kString = 1, kBool = 2, kFloat64 = 3 };
+struct MetricColumn {
+  std::string group;
+  std::string tag;
+};
+std::string experiment_event(double wall_time, const std::map<std::string, HParamType>& hparams,
+                             const std::vector<MetricColumn>& metrics);
 
 // The content bytes of the HParams plugin data for a session end (for tests).
 std::string session_end_content(double end_time, SessionStatus status);

@@ -1,16 +1,16 @@
-// sink_tensorboard: writes a stage run's metrics as TensorBoard event files.
+// sink_tensorboard: writes metrics as TensorBoard event files, laid out so
+// that the HPARAMS tab shows one true row per experiment
+// (experiment_session.h has the layout).
 //
 // Config ([sinks.tensorboard] in workflow.toml):
 //   logdir   = "logs/tensorboard"   relative to the workspace
-//   run_name = "<experiment>"       the run directory under logdir
+//   run_name = "<experiment>"       the experiment's directory under logdir
 //
-// Layout: one run directory per experiment, logdir/<run_name>/; every stage
-// run that uses the sink adds its own event file there (unique names, so
-// concurrent stages and experiments never clobber each other). Each file
-// starts with the HParams session_start_info (the workflow's flattened,
-// resolved params, e.g. "train.lr") and ends with session_end_info
-// (SUCCESS, or FAILURE for a failed or cancelled stage), so in TensorBoard's
-// HPARAMS tab each experiment is one row whose metrics are its scalars.
+// A stage run writes its scalars, text and audio into
+// logdir/<run_name>/<stage>/ (its own run directory, so two stages that
+// report the same tag never interleave their steps); the orchestrator's own
+// instance keeps the experiment's HParams session and the logdir's
+// `_hparams_/experiment` summary.
 //
 //   tensorboard --logdir logs/tensorboard
 #include <chrono>
@@ -20,6 +20,7 @@
 #include "cadenza/sdk/export.h"
 #include "cadenza/sdk/metric_sink.h"
 #include "event_writer.h"
+#include "experiment_session.h"
 #include "tensorboard_events.h"
 
 namespace cadenza::tensorboard {
@@ -30,41 +31,26 @@ double now_s() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-std::map<std::string, HParamValue> hparams_from(const nlohmann::json& flat) {
-  std::map<std::string, HParamValue> out;
-  for (const auto& [key, v] : flat.items()) {
-    if (v.is_boolean()) out[key] = v.get<bool>();
-    else if (v.is_number()) out[key] = v.get<double>();
-    else if (v.is_string()) out[key] = v.get<std::string>();
-    else out[key] = v.dump();  // lists: their JSON text
+template <typename F>
+void as_plugin_error(F f) {
+  try {
+    f();
+  } catch (const sdk::PluginError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw sdk::PluginError(e.what());
   }
-  return out;
 }
 
 class TensorBoardSink : public sdk::MetricSink {
  public:
   void open(const sdk::SinkRunInfo& info) override {
-    nlohmann::json config = nlohmann::json::parse(info.config_json);
-    std::string logdir = "logs/tensorboard", run_name = info.experiment;
-    for (const auto& [key, v] : config.items()) {
-      if (!v.is_string() || v.get<std::string>().empty())
-        throw sdk::PluginError("[sinks.tensorboard]." + key + " must be a non-empty string");
-      if (key == "logdir") logdir = v.get<std::string>();
-      else if (key == "run_name") run_name = v.get<std::string>();
-      else throw sdk::PluginError("[sinks.tensorboard]: unknown key '" + key + "' (known: logdir, run_name)");
-    }
-    if (logdir.front() != '/') logdir = info.workspace + "/" + logdir;
-    const double t = now_s();
-    try {
-      writer_ = std::make_unique<EventWriter>(logdir + "/" + run_name, t);
-    } catch (const std::exception& e) {
-      throw sdk::PluginError(e.what());
-    }
-    auto flat = nlohmann::json::parse(info.workflow_params_json.empty() ? "{}" : info.workflow_params_json);
-    if (flat.empty())
-      for (const auto& [key, v] : nlohmann::json::parse(info.params_json).items())
-        flat[info.stage_name + "." + key] = v;
-    write(session_start_event(t, hparams_from(flat), run_name));
+    const SinkPaths paths = sink_paths(info.config_json, info.workspace, info.experiment);
+    // This run replaces what an earlier run of the stage showed.
+    as_plugin_error([&] {
+      clear_event_files(paths.stage_dir(info.stage_name));
+      writer_ = std::make_unique<EventWriter>(paths.stage_dir(info.stage_name), now_s());
+    });
   }
 
   void scalar(std::string_view tag, double value, int64_t step) override {
@@ -77,21 +63,42 @@ class TensorBoardSink : public sdk::MetricSink {
              int64_t step) override {
     write(audio_event(now_s(), step, tag, samples, frames, channels, sample_rate));
   }
-  void close(sdk::Outcome outcome) override {
-    // TensorBoard knows only success and failure for a finished session.
-    write(session_end_event(now_s(), outcome == sdk::Outcome::kSucceeded ? SessionStatus::kSuccess
-                                                                        : SessionStatus::kFailure));
-    writer_.reset();
+  void close(sdk::Outcome) override { writer_.reset(); }
+
+  void begin_experiment(const sdk::SinkExperimentInfo& info) override {
+    const SinkPaths paths = sink_paths(info.config_json, info.workspace, info.experiment);
+    as_plugin_error([&] { write_session(paths, nlohmann::json::parse(info.hparams_json), now_s(), false, 0, false); });
+  }
+
+  // The session's end with the run's status (TensorBoard knows success and
+  // failure only: a cancel or a stop rule is a failure), the restored
+  // stages' metrics, and the logdir's columns.
+  void end_experiment(const sdk::SinkExperimentInfo& info, sdk::Outcome outcome) override {
+    const SinkPaths paths = sink_paths(info.config_json, info.workspace, info.experiment);
+    const auto hparams = nlohmann::json::parse(info.hparams_json);
+    const auto stages = nlohmann::json::parse(info.stages_json);
+    nlohmann::json tags = nlohmann::json::object();
+    as_plugin_error([&] {
+      for (const auto& [stage, s] : stages.items()) {
+        const auto& metrics = s["metrics"];
+        for (const auto& [tag, m] : metrics.items()) tags[stage].push_back(tag);
+        std::error_code ec;
+        const bool shown = std::filesystem::exists(paths.stage_dir(stage), ec);
+        // Up to date: its events are there from the run that made it (unless
+        // the logdir was cleared meanwhile).
+        if (s.value("restored", false) && (!s.value("up_to_date", false) || !shown))
+          write_restored_stage(paths, stage, metrics);
+      }
+      const double t = now_s();
+      write_session(paths, hparams, session_start(paths, t), true, t, outcome == sdk::Outcome::kSucceeded);
+      update_experiment_summary(paths, hparams, tags, nlohmann::json::parse(info.metric_columns_json));
+    });
   }
 
  private:
   void write(const std::string& event) {
     if (!writer_) throw sdk::PluginError("sink_tensorboard used before open()");
-    try {
-      writer_->write(event);
-    } catch (const std::exception& e) {
-      throw sdk::PluginError(e.what());
-    }
+    as_plugin_error([&] { writer_->write(event); });
   }
   std::unique_ptr<EventWriter> writer_;
 };
@@ -100,5 +107,5 @@ class TensorBoardSink : public sdk::MetricSink {
 
 }  // namespace cadenza::tensorboard
 
-CADENZA_SINK_PLUGIN(cadenza::tensorboard::TensorBoardSink, "sink_tensorboard", "1.0.0",
+CADENZA_SINK_PLUGIN(cadenza::tensorboard::TensorBoardSink, "sink_tensorboard", "1.1.0",
                     "Writes metrics, audio, text and hparams as TensorBoard event files")

@@ -61,21 +61,27 @@ TEST(ExampleE2E, TheExampleWorkflowRunsAndLogsToTensorBoard) {
   const ProcessResult read = run_process({"/usr/bin/python3", std::string(CADENZA_TEST_SOURCE_DIR) + "/tensorboard/read_events.py",
                                           ws.str() + "/logs/tensorboard"});
   ASSERT_TRUE(read.ok()) << read.err;
-  auto run = nlohmann::json::parse(read.out)["demo"];
-  EXPECT_EQ(run["audio"]["demo/wet"][0][1]["frames"], 2 * 44100);
-  EXPECT_EQ(run["session_start_info"][0]["hparams"]["synth.seed"], 7.0);
+  auto runs = nlohmann::json::parse(read.out);
+  const auto& session = runs["demo"];  // the workspace's one HParams session; each stage its own run
+  EXPECT_EQ(runs["demo/synth"]["audio"]["demo/wet"][0][1]["frames"], 2 * 44100);
+  EXPECT_EQ(session["session_start_info"][0]["hparams"]["synth.seed"], 7.0);
   // The windowed family's own defaults, resolved by the engine: the lock and
   // the HParams show the values used, not a "0 means default" placeholder.
-  EXPECT_EQ(run["session_start_info"][0]["hparams"]["train.hidden_size"], 36.0);
+  EXPECT_EQ(session["session_start_info"][0]["hparams"]["train.hidden_size"], 36.0);
   const auto lock = nlohmann::json::parse(ws.read("workflow.lock"));
   const std::string lock_text = lock.dump();
   EXPECT_THAT(lock_text, HasSubstr("\"hidden_size\":36"));
   EXPECT_THAT(lock_text, HasSubstr("\"learning_rate\":0.01"));
   EXPECT_THAT(lock_text, HasSubstr("\"batch_size\":4096"));
-  EXPECT_EQ(run["session_end_info"].size(), 6u);
-  EXPECT_EQ(run["scalars"]["val/esr"].size(), 5u);  // 2 epochs of train, 3 of train_nam
-  EXPECT_EQ(run["scalars"]["test/esr"].size(), 2u);
-  EXPECT_EQ(run["audio"]["val/prediction"].size(), 4u);  // each training's first and last epoch
+  ASSERT_EQ(session["session_end_info"].size(), 1u);
+  EXPECT_EQ(session["session_end_info"][0]["status"], 1);
+  // train and train_nam both report val/esr: no longer interleaved in one run.
+  EXPECT_EQ(runs["demo/train"]["scalars"]["val/esr"].size(), 2u);
+  EXPECT_EQ(runs["demo/train_nam"]["scalars"]["val/esr"].size(), 3u);
+  EXPECT_EQ(runs["demo/export"]["scalars"]["test/esr"].size(), 1u);
+  EXPECT_EQ(runs["demo/export_nam"]["scalars"]["test/esr"].size(), 1u);
+  EXPECT_EQ(runs["demo/train"]["audio"]["val/prediction"].size(), 2u);  // first and last epoch
+  EXPECT_EQ(runs["demo/train_nam"]["audio"]["val/prediction"].size(), 2u);
   auto summary = nlohmann::json::parse(ws.read("out/model/summary.json"));
   EXPECT_EQ(summary["epochs_run"], 2);
   EXPECT_EQ(nlohmann::json::parse(ws.read("out/model_nam/summary.json"))["epochs_run"], 3);

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "subprocess.h"
 #include "workspace.h"
 
 namespace cadenza {
@@ -19,6 +20,14 @@ std::string pipeline(const std::string& trace) {
          worker("prep", "data/in.txt", "out/prep", t + ", sleep_ms = 300") +
          worker("train", "out/prep", "out/model", t + ", epochs = 2") +
          worker("report", "out/model", "out/report", t);
+}
+
+// TensorBoard's HPARAMS tab for a logdir, as its HParams plugin builds it.
+nlohmann::json hparams_tab(const std::string& logdir) {
+  const ProcessResult r = run_process(
+      {"/usr/bin/python3", std::string(CADENZA_TEST_SOURCE_DIR) + "/tensorboard/read_events.py", "--hparams", logdir});
+  EXPECT_TRUE(r.ok()) << r.err;
+  return nlohmann::json::parse(r.out.empty() ? "{}" : r.out);
 }
 
 int count(const std::string& trace, const std::string& stage) {
@@ -224,6 +233,37 @@ TEST(ExperimentsE2E, RemoveThenGcDropsOnlyTheRemovedExperimentsData) {
   EXPECT_THAT(back.output, HasSubstr("2 ran, 1 restored from cache"));
 }
 
+// The sweep in TensorBoard: one HPARAMS row per experiment with the params
+// it really used, its real status, and exactly the chosen metric columns,
+// including those of stages restored from the cache (half the reports).
+TEST(ExperimentsE2E, TheSweepsHparamsTabShowsOneTrueRowPerExperiment) {
+  test::TempDir shared;
+  std::string workflow = pipeline(shared.str() + "/trace.txt");
+  workflow.replace(workflow.find("[\"train:test/length\"]"), 21, "[\"train:test/length\", \"report:test/length\"]");
+  Workspace ws(workflow, "sinks = [\"tensorboard\"]\n");
+  auto r = ws.cadenza(sweep(2));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto tab = hparams_tab(ws.str() + "/logs/tensorboard");
+  ASSERT_EQ(tab["rows"].size(), 4u) << tab.dump();
+  EXPECT_EQ(tab["columns"]["metrics"], nlohmann::json::parse(R"([["train", "test/length"], ["report", "test/length"]])"));
+  EXPECT_EQ(tab["columns"]["hparams"]["train.gain"], "float64");
+  EXPECT_EQ(tab["columns"]["hparams"]["train.suffix"], "string");
+  for (const auto& [name, row] : tab["rows"].items()) {
+    EXPECT_EQ(row["sessions_started"], 1) << name;
+    EXPECT_EQ(row["status"], "success") << name;
+    const std::string suffix = row["hparams"]["train.suffix"];
+    const double gain = row["hparams"]["train.gain"];
+    EXPECT_EQ(name, "suffix=" + suffix + ",gain=" + (gain == 1 ? "1" : "2.5"));
+    const double length = 6 + suffix.size();  // "hello\n" + the suffix
+    EXPECT_EQ(row["metrics"]["train:test/length"], length) << name;
+    EXPECT_EQ(row["metrics"]["report:test/length"], length) << name << ": a restored report counts too";
+  }
+  // Scalars of the two stages are in their own run directories.
+  const std::string dir = ws.str() + "/logs/tensorboard/suffix=x,gain=1/";
+  EXPECT_TRUE(fs::exists(dir + "train")) << dir;
+  EXPECT_TRUE(fs::exists(dir + "report"));
+}
+
 // A stop rule ends a flawed training after the named epoch, on whichever
 // node it runs: the stage is cancelled with the rule as the reason, what
 // needs it does not run, and the experiment is recorded as stopped.
@@ -249,6 +289,7 @@ TEST(ExperimentsE2E, AStopRuleEndsATrainingAfterTheNamedEpoch) {
   EXPECT_EQ(rows[0]["status"], "stopped");
   const auto record = nlohmann::json::parse(ws.read(".cadenza/exps/suffix=z/experiment.json"));
   EXPECT_THAT(record["stages"]["train"]["error"].get<std::string>(), HasSubstr("stopped by rule"));
+  EXPECT_FALSE(ws.exists("logs/tensorboard"));  // no sink configured: no files
   // A rule that does not parse is refused before anything runs, with its line.
   ws.write("workflow.toml", "[workflow]\nname = \"e2e\"\n" +
                                 worker("a", "data/in.txt", "out/a", "") + "stop_when = \"loss >\"\n");

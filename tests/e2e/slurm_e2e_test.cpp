@@ -346,7 +346,9 @@ TEST(SlurmE2E, ATimeLimitIsRetriedWithMoreTime) {
   std::vector<std::string> handles;
   for (const auto& e : events(ws)) {
     if (e["event"] == "submitted") handles.push_back(e["handle"]);
-    if (e["event"] == "finished" && e["attempt"] == 1) EXPECT_EQ(e["outcome"], "timed_out");
+    if (e["event"] == "finished" && e["attempt"] == 1) {
+      EXPECT_EQ(e["outcome"], "timed_out");
+    }
   }
   ASSERT_EQ(handles.size(), 2u);
   EXPECT_EQ(job_fields(handles[0])["TimeLimit"], "00:01:00");

@@ -6,7 +6,9 @@ runtime, nothing shared with the C++ writer), checks both masked CRC-32Cs of
 every record, and decodes every field the sink writes. Any damage is an
 error (exit 1), unlike TensorBoard's loader, which silently stops reading.
 
-Usage: read_events.py <logdir>   prints a JSON summary per run directory.
+Usage: read_events.py <logdir>            prints a JSON summary per run directory.
+       read_events.py --hparams <logdir>  prints the rows of TensorBoard's HPARAMS tab, as
+                                          its HParams plugin builds them (see hparams_rows).
 """
 import json, os, struct, sys
 
@@ -105,8 +107,30 @@ def decode_tensor(buf):
     return out
 
 
+def decode_experiment(buf):
+    exp = {"hparams": {}, "metrics": []}
+    for num, wt, v in fields(buf):
+        if num == 4:
+            name, kind = None, 0
+            for n2, _, x in fields(v):
+                if n2 == 1: name = x.decode()
+                elif n2 == 4: kind = x
+            exp["hparams"][name] = {1: "string", 2: "bool", 3: "float64"}.get(kind, "unset")
+        elif num == 5:
+            group, tag = "", None
+            for n2, _, x in fields(v):
+                if n2 == 1:
+                    for n3, _, y in fields(x):
+                        if n3 == 1: group = y.decode()
+                        elif n3 == 2: tag = y.decode()
+            exp["metrics"].append([group, tag])
+    return exp
+
+
 def decode_hparams(content):
     for num, wt, v in fields(content):
+        if num == 2:
+            return "experiment", decode_experiment(v)
         if num == 3:
             start = {"hparams": {}}
             for n2, _, x in fields(v):
@@ -176,7 +200,8 @@ def read_file(path):
 
 
 def summarize(run_dir):
-    run = {"scalars": {}, "text": {}, "audio": {}, "session_start_info": [], "session_end_info": []}
+    run = {"scalars": {}, "text": {}, "audio": {}, "session_start_info": [], "session_end_info": [],
+           "experiment": []}
     for name in sorted(os.listdir(run_dir)):
         if "tfevents" not in name:
             continue
@@ -207,13 +232,50 @@ def summarize(run_dir):
     return run
 
 
-def main():
-    logdir = sys.argv[1]
+def read_runs(logdir):
     runs = {}
     for root, dirs, files in os.walk(logdir):
         if any("tfevents" in f for f in files):
             runs[os.path.relpath(root, logdir)] = summarize(root)
-    json.dump(runs, sys.stdout, indent=1, sort_keys=True)
+    return runs
+
+
+def hparams_rows(runs):
+    """TensorBoard's HPARAMS tab: the columns from the one `_hparams_/experiment`
+    summary; one row per run directory holding a session start (the first one
+    read wins, like TensorBoard, which keeps a tag's first metadata); a row's
+    status is its first session end; a metric (group, tag) is the last value of
+    scalar `tag` in the run `<session>/<group>`."""
+    experiments = [e for r in runs.values() for e in r["experiment"]]
+    if len(experiments) != 1:
+        raise DecodeError("expected exactly one _hparams_/experiment summary, found %d" % len(experiments))
+    exp = experiments[0]
+    status_names = {0: "unknown", 1: "success", 2: "failure", 3: "running"}
+    rows = {}
+    for name, run in runs.items():
+        if not run["session_start_info"]:
+            continue
+        start = run["session_start_info"][0]
+        end = run["session_end_info"][0] if run["session_end_info"] else {"status": 0}
+        metrics = {}
+        for group, tag in exp["metrics"]:
+            sub = os.path.normpath(os.path.join(name, group)) if group else name
+            values = runs.get(sub, {}).get("scalars", {}).get(tag)
+            if values:
+                metrics[(group + ":" if group else "") + tag] = values[-1][1]
+        rows[name] = {"hparams": {k: v for k, v in start["hparams"].items() if k in exp["hparams"]},
+                      "status": status_names.get(end["status"], "unknown"), "metrics": metrics,
+                      "sessions_started": len(run["session_start_info"])}
+    return {"columns": exp, "rows": rows}
+
+
+def main():
+    args = sys.argv[1:]
+    if args and args[0] == "--hparams":
+        out = hparams_rows(read_runs(args[1]))
+    else:
+        out = read_runs(args[0])
+    json.dump(out, sys.stdout, indent=1, sort_keys=True)
     print()
 
 

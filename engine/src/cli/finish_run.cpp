@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "error.h"
+#include "experiment_sinks.h"
 #include "fs_util.h"
 #include "outcome_resolver.h"
 #include "prepared_workflow.h"
@@ -46,13 +47,28 @@ int cmd_finish_run(const Args& args) {
   RunLock lock = RunLock::acquire(pw->workflow().state_dir(), run->run_id());
   WorkspaceCache cache(pw->workflow());
   int exit_code = 0;
+  std::vector<sdk::Outcome> outcomes;
+  std::vector<StageMetrics> metrics;
+  const auto succeeded = [&](const std::string& name, bool restored, bool up_to_date) {
+    const PreparedStage& stage = pw->stage(stage_index(*pw, name));
+    const StageFingerprint fingerprint = cache.fingerprint(stage);
+    StageMetrics m{name, restored, up_to_date};
+    if (auto record = cache.cached_run(fingerprint.key)) m.metrics = record->metrics;
+    metrics.push_back(std::move(m));
+    return fingerprint;
+  };
   for (const auto& name : run->info.stages) {
     const StageStatus& st = run->state.at(name);
     if (!st.active()) {
       exit_code |= st.state != "succeeded";
+      outcomes.push_back(sdk::parse_outcome(st.state).value_or(sdk::Outcome::kFailed));
+      if (st.state == "succeeded") succeeded(name, !st.reused.empty(), st.reused == "up_to_date");
       continue;
     }
-    if (st.attempts.empty()) continue;
+    if (st.attempts.empty()) {
+      outcomes.push_back(sdk::Outcome::kNotRun);
+      continue;
+    }
     const AttemptStatus& attempt = st.attempts.back();
     const auto result = read_job_result(attempt.dir);
     const AttemptOutcome ao = ended_as(attempt, result);
@@ -60,9 +76,10 @@ int cmd_finish_run(const Args& args) {
                {"outcome", std::string(sdk::outcome_name(ao.outcome))}};
     if (!ao.message.empty()) event["error"] = ao.message;
     if (result && result->restored) event["reused"] = "restored";
+    outcomes.push_back(ao.outcome);
     if (ao.outcome == sdk::Outcome::kSucceeded) {
       const PreparedStage& stage = pw->stage(stage_index(*pw, name));
-      cache.record(stage, cache.fingerprint(stage), result->outs, result->restored);
+      cache.record(stage, succeeded(name, result->restored, false), result->outs, result->restored);
     } else {
       exit_code = 1;
     }
@@ -70,6 +87,7 @@ int cmd_finish_run(const Args& args) {
     std::cout << name << ": " << sdk::outcome_name(ao.outcome) << (ao.message.empty() ? "" : " (" + ao.message + ")") << "\n";
   }
   cache.save();
+  ExperimentSinks(*pw, run->run_id(), std::cerr).end(run_outcome(outcomes), metrics);
   RunRecorder::append_to(run->run_dir, json{{"t", wall_clock_s()}, {"event", "run_finished"}, {"exit_code", exit_code}}.dump());
   return 0;  // the run's own exit code is in the record; this job itself succeeded
 }

@@ -51,10 +51,15 @@ int start_detached_driver(const std::vector<std::string>& driver_args, const std
   posix_spawnattr_destroy(&attr);
   if (rc != 0) throw Error("cannot start the background driver: " + std::string(std::strerror(rc)));
 
-  // Return once the driver has recorded the run, or report why it did not.
+  // Return once the driver has recorded the run and made it the latest one
+  // (so `status` and `cancel` from the next command see it), or report why
+  // it did not. The driver writes run.json first and moves the link after.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
-  std::error_code ec;
-  while (!fs::exists(run_dir + "/run.json", ec)) {
+  const auto recorded = [&] {
+    std::error_code ec;
+    return fs::exists(run_dir + "/run.json", ec) && fs::read_symlink(state_dir + "/runs/latest", ec) == run_id;
+  };
+  while (!recorded()) {
     int status = 0;
     if (::waitpid(pid, &status, WNOHANG) == pid) {
       std::string text;

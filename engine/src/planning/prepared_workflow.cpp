@@ -66,4 +66,12 @@ std::unique_ptr<PreparedWorkflow> PreparedWorkflow::load(const std::string& work
   return p;
 }
 
+nlohmann::json PreparedWorkflow::flat_params() const {
+  nlohmann::json flat = nlohmann::json::object();
+  for (size_t k = 0; k < size(); ++k)
+    if (selected(k))
+      for (const auto& [key, value] : stage(k).params.items()) flat[stage(k).decl->name + "." + key] = value;
+  return flat;
+}
+
 }  // namespace cadenza

@@ -48,6 +48,9 @@ class PreparedWorkflow {
   size_t size() const { return stages_.size(); }
   // Backend plugin paths by full name, for the backends the selection uses.
   const std::map<std::string, std::string>& backend_paths() const { return backend_paths_; }
+  // The selected stages' effective params as {"stage.param": value}: an
+  // experiment's hyperparameters, as sinks get them.
+  nlohmann::json flat_params() const;
 
  private:
   PreparedWorkflow() = default;

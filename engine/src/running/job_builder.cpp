@@ -10,16 +10,6 @@ using nlohmann::json;
 
 namespace {
 
-// The selected stages' params as {"stage.param": value}, for sinks.
-json workflow_params(const PreparedWorkflow& pw) {
-  json flat = json::object();
-  for (size_t k = 0; k < pw.size(); ++k)
-    if (pw.selected(k))
-      for (const auto& [key, value] : pw.stage(k).params.items())
-        flat[pw.stage(k).decl->name + "." + key] = value;
-  return flat;
-}
-
 JobSpec job_spec(const PreparedWorkflow& pw, size_t i, const std::string& dir,
                  const std::string& run_id, const AttemptPlan& plan) {
   const PreparedStage& ps = pw.stage(i);
@@ -51,7 +41,7 @@ JobSpec job_spec(const PreparedWorkflow& pw, size_t i, const std::string& dir,
   spec.time_limit_s = plan.resources.time_limit_s;
   spec.attempt = plan.attempt;
   spec.sinks = ps.sinks;
-  if (!ps.sinks.empty()) spec.workflow_params = workflow_params(pw);
+  if (!ps.sinks.empty()) spec.workflow_params = pw.flat_params();
   return spec;
 }
 

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "error.h"
+#include "experiment_sinks.h"
 #include "fs_util.h"
 #include "job_builder.h"
 #include "outcome_resolver.h"
@@ -106,6 +107,7 @@ struct Orchestrator::Impl : public sdk::BackendHost {
   WorkspaceCache cache;
   BackendPool pool;
   std::unique_ptr<RunRecorder> recorder;
+  std::unique_ptr<ExperimentSinks> experiment_sinks;
   RunConsole console;
   std::ostream& out;
   bool failed_once = false;
@@ -634,6 +636,8 @@ struct Orchestrator::Impl : public sdk::BackendHost {
       previous = read_run(runs_dir(), previous->run_id());
     }
     say("cadenza: run " + run_id + ": " + std::to_string(selected) + " stage" + (selected == 1 ? "" : "s"));
+    experiment_sinks = std::make_unique<ExperimentSinks>(pw, run_id, out);
+    experiment_sinks->begin();
     adopt_earlier_jobs(previous);
 
     while (true) {
@@ -661,8 +665,27 @@ struct Orchestrator::Impl : public sdk::BackendHost {
                            "not started after an earlier failure (-k keeps independent stages going)");
     const RunSummary summary = summarize(runs, interrupted);
     say(summary.line);
+    end_experiment();
     recorder->run_finished(summary.exit_code);
     return summary.exit_code;
+  }
+
+  // The sinks' experiment record: the run's outcome, and what the metrics
+  // of every stage that succeeded came to (restored ones included).
+  void end_experiment() {
+    std::vector<sdk::Outcome> outcomes;
+    std::vector<StageMetrics> stages;
+    for (size_t i = 0; i < runs.size(); ++i) {
+      const StageRun& st = runs[i];
+      if (st.phase == Phase::kNotSelected) continue;
+      outcomes.push_back(st.phase == Phase::kDone ? st.outcome : sdk::Outcome::kNotRun);
+      if (!st.succeeded()) continue;
+      StageMetrics m{name(i), !st.reused.empty(), st.reused == "up_to_date"};
+      if (st.fingerprint)
+        if (auto record = cache.cached_run(st.fingerprint->key)) m.metrics = record->metrics;
+      stages.push_back(std::move(m));
+    }
+    experiment_sinks->end(run_outcome(outcomes), stages);
   }
 };
 
