@@ -6,9 +6,15 @@ Measured in one run, medians of --repeat:
              detached (until the run record says finished) vs the same
              chain as three raw `sbatch --dependency=afterok` jobs (the
              anchor: what SLURM itself needs).
+  chain/smk  the same chain with Debian's snakemake 7.21 --slurm, default
+             settings and tuned (--max-status-checks-per-second 1), when
+             snakemake is installed (scripts/setup-deps.sh --with-bench).
   sbatch     100 independent trivial jobs: one sbatch each (the users'
              loop) vs job arrays split at the cluster's MaxArraySize; sbatch
              calls counted and submit time measured.
+  sweep      `cadenza exp run` of a 100-variant sweep of a one-stage
+             workflow: its sbatch calls (arrays of MaxArraySize tasks) and
+             the time until all 100 experiments are recorded.
   refresh    SLURM calls made by one `cadenza status` of a live run (by
              design zero: it reads the run record) and its time.
   queued     a run with 1000 jobs queued behind one running job: the
@@ -20,7 +26,7 @@ Measured in one run, medians of --repeat:
 
 Usage: SLURM_CONF=... bench/slurm_bench.py [--cadenza build/cadenza] [--repeat 3]
 """
-import argparse, json, os, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -64,6 +70,57 @@ def cadenza_chain(cadenza, env, detached):
         while detached and "run_finished" not in open(f"{ws}/.cadenza/runs/latest/events.jsonl").read():
             time.sleep(0.02)
         return time.monotonic() - t
+
+
+SNAKEFILE = """
+rule all:
+    input: "out/c"
+rule a:
+    input: "data/in.txt"
+    output: "out/a"
+    shell: "cp {input} {output}"
+rule b:
+    input: "out/a"
+    output: "out/b"
+    shell: "cp {input} {output}"
+rule c:
+    input: "out/b"
+    output: "out/c"
+    shell: "cp {input} {output}"
+"""
+
+
+def snakemake_chain(tuned):
+    with tempfile.TemporaryDirectory() as ws:
+        os.makedirs(f"{ws}/data")
+        open(f"{ws}/data/in.txt", "w").write("hello\n")
+        open(f"{ws}/Snakefile", "w").write(SNAKEFILE)
+        cmd = ["snakemake", "--slurm", "--jobs", "3", "--quiet"]
+        if tuned:
+            cmd += ["--max-status-checks-per-second", "1"]
+        t = time.monotonic()
+        r = subprocess.run(cmd, cwd=ws, capture_output=True, text=True, timeout=600)
+        if r.returncode != 0 or not os.path.exists(f"{ws}/out/c"):
+            return None, (r.stdout + r.stderr)[-400:]
+        return time.monotonic() - t, ""
+
+
+def cadenza_sweep(cadenza, env, n=100):
+    with tempfile.TemporaryDirectory() as ws, tempfile.TemporaryDirectory() as wrappers:
+        os.makedirs(f"{ws}/data")
+        open(f"{ws}/data/in.txt", "w").write("hello\n")
+        open(f"{ws}/workflow.toml", "w").write(
+            '[workflow]\nname = "s"\nbackend = "slurm"\n\n[stages.a]\nplugin = "test_worker"\n'
+            'deps = { in = "data/in.txt" }\nouts = { out = "out/a" }\n')
+        log = f"{wrappers}/calls"
+        spy_tools(wrappers, log)
+        spy = dict(env, PATH=wrappers + ":" + env["PATH"])
+        t = time.monotonic()
+        subprocess.run([cadenza, "exp", "run", "--grid", f"a.sleep_ms=range(0,{n})"], cwd=ws, env=spy, check=True,
+                       capture_output=True)
+        took = time.monotonic() - t
+        calls = [l.split()[1] for l in open(log)]
+        return took, calls.count("sbatch"), len(os.listdir(f"{ws}/.cadenza/exps"))
 
 
 def sbatch_counts(n):
@@ -175,9 +232,20 @@ def main():
     det = statistics.median(cadenza_chain(a.cadenza, env, True) for _ in range(a.repeat))
     print(f"3-stage chain, submit -> done: raw sbatch afterok {raw:.2f} s | cadenza attached {att:.2f} s "
           f"({att / raw:.2f}x) | detached {det:.2f} s ({det / raw:.2f}x) | goal <= 5 s")
+    if shutil.which("snakemake"):
+        for tuned in (True, False):
+            took, why = snakemake_chain(tuned)
+            label = "tuned (--max-status-checks-per-second 1)" if tuned else "default settings"
+            print(f"   snakemake --slurm, {label}: " +
+                  (f"{took:.2f} s ({took / att:.1f}x cadenza attached)" if took else f"failed: {why}"))
+    else:
+        print("   snakemake not installed (scripts/setup-deps.sh --with-bench): no comparison")
     loop_s, array_s, calls, max_array = sbatch_counts(100)
     print(f"100 independent jobs: one sbatch each 100 calls {loop_s:.2f} s | arrays (MaxArraySize {max_array}) "
           f"{calls} calls {array_s:.2f} s ({loop_s / array_s:.1f}x faster to submit)")
+    took, sbatches, exps = cadenza_sweep(a.cadenza, env)
+    print(f"cadenza exp run, a 100-variant sweep: {sbatches} sbatch calls (the users' loop: 100), "
+          f"{exps} experiments recorded in {took:.2f} s")
     t, calls = status_refresh(a.cadenza, env)
     print(f"cadenza status of a live SLURM run: {t * 1000:.0f} ms, {calls:.0f} SLURM calls per refresh")
     if not a.skip_queued:

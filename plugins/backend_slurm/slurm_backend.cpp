@@ -118,6 +118,11 @@ std::vector<sdk::JobHandle> SlurmBackend::submit_array(const std::vector<sdk::Jo
   for (const auto& [first, size] : array_chunks(requests.size(), max_array_size())) {
     const std::vector<sdk::JobRequest> chunk(requests.begin() + static_cast<long>(first),
                                              requests.begin() + static_cast<long>(first + size));
+    const std::optional<std::string> dependency = array_dependency(chunk);
+    if (!dependency || size < 2) {  // tasks held on unrelated jobs: one job each
+      for (const auto& r : chunk) handles.push_back(submit(r));
+      continue;
+    }
     const std::string script = chunk.front().run_dir + "/array.sbatch";
     {
       std::ofstream out(script, std::ios::trunc);
@@ -126,7 +131,7 @@ std::vector<sdk::JobHandle> SlurmBackend::submit_array(const std::vector<sdk::Jo
     }
     sdk::JobRequest shared = chunk.front();
     shared.log_path = "/dev/null";  // each task appends to its own log (array_script)
-    std::vector<std::string> args = sbatch_args(shared, config, script);
+    std::vector<std::string> args = sbatch_args(shared, config, script, dependency);
     std::string range = "--array=0-" + std::to_string(size - 1);
     if (config.array_max_running > 0) range += "%" + std::to_string(config.array_max_running);
     args.insert(args.begin() + 1, range);

@@ -110,7 +110,7 @@ std::string array_script(const std::vector<sdk::JobRequest>& requests) {
 bool alike_for_array(const std::vector<sdk::JobRequest>& requests) {
   for (const auto& r : requests) {
     const auto& f = requests.front();
-    if (r.workdir != f.workdir || r.run_id != f.run_id || r.after != f.after ||
+    if (r.workdir != f.workdir || r.run_id != f.run_id ||
         r.exclude_nodes != f.exclude_nodes || r.after_any != f.after_any || r.backend_config_json != f.backend_config_json ||
         r.resources.cpus != f.resources.cpus || r.resources.gpus != f.resources.gpus ||
         r.resources.mem_bytes != f.resources.mem_bytes ||
@@ -120,6 +120,24 @@ bool alike_for_array(const std::vector<sdk::JobRequest>& requests) {
   return !requests.empty();
 }
 
+std::optional<std::string> array_dependency(const std::vector<sdk::JobRequest>& chunk) {
+  const std::vector<sdk::JobHandle>& first = chunk.front().after;
+  bool same = true;
+  for (const auto& r : chunk) same = same && r.after == first;
+  if (same) return first.empty() ? "" : "afterok:" + joined(first, ":");
+  std::vector<std::string> arrays;
+  for (size_t p = 0; p < first.size(); ++p) {
+    const std::string& h = first[p];
+    if (h.size() < 3 || h.compare(h.size() - 2, 2, "_0") != 0) return std::nullopt;
+    const std::string array = h.substr(0, h.size() - 2);
+    for (size_t k = 0; k < chunk.size(); ++k)
+      if (chunk[k].after.size() != first.size() || chunk[k].after[p] != array + "_" + std::to_string(k))
+        return std::nullopt;
+    arrays.push_back(array);
+  }
+  return "aftercorr:" + joined(arrays, ":");
+}
+
 std::vector<std::pair<size_t, size_t>> array_chunks(size_t count, size_t max_size) {
   std::vector<std::pair<size_t, size_t>> chunks;  // (first request, size)
   for (size_t start = 0; start < count; start += max_size) chunks.push_back({start, std::min(max_size, count - start)});
@@ -127,7 +145,7 @@ std::vector<std::pair<size_t, size_t>> array_chunks(size_t count, size_t max_siz
 }
 
 std::vector<std::string> sbatch_args(const sdk::JobRequest& r, const SlurmConfig& c,
-                                     const std::string& script_path) {
+                                     const std::string& script_path, const std::optional<std::string>& dep) {
   std::vector<std::string> a{"--parsable",
                              "--job-name=" + r.name,
                              "--comment=cadenza:" + r.run_id,
@@ -150,7 +168,11 @@ std::vector<std::string> sbatch_args(const sdk::JobRequest& r, const SlurmConfig
   exclude.insert(exclude.end(), r.exclude_nodes.begin(), r.exclude_nodes.end());
   if (!exclude.empty()) a.push_back("--exclude=" + joined(exclude, ","));
   std::vector<std::string> dependency;
-  if (!r.after.empty()) dependency.push_back("afterok:" + joined(r.after, ":"));
+  if (dep) {
+    if (!dep->empty()) dependency.push_back(*dep);
+  } else if (!r.after.empty()) {
+    dependency.push_back("afterok:" + joined(r.after, ":"));
+  }
   if (!r.after_any.empty()) dependency.push_back("afterany:" + joined(r.after_any, ":"));
   if (!dependency.empty()) {
     a.push_back("--dependency=" + joined(dependency, ","));

@@ -42,14 +42,24 @@ std::string shell_quote(const std::string& text);
 // The batch script of a job array: task k runs requests[k]'s command with
 // its output appended to requests[k]'s log (tasks differ in spec and log).
 std::string array_script(const std::vector<sdk::JobRequest>& requests);
-// True if the requests can be one array: everything sbatch is told is alike.
+// True if the requests can be one array: everything sbatch is told is alike,
+// except `after`, which array_dependency() judges per chunk.
 bool alike_for_array(const std::vector<sdk::JobRequest>& requests);
+// The dependency of an array chunk: "afterok:..." when every task waits for
+// the same jobs; "aftercorr:<array>..." when, position by position, task k
+// waits for task k of one earlier array (the variants of a sweep, each held
+// on its own upstream variant); "" for none; nullopt when neither holds and
+// the chunk cannot be one array.
+std::optional<std::string> array_dependency(const std::vector<sdk::JobRequest>& chunk);
 // Chunks of at most `max_size` tasks (MaxArraySize), each indexed from 0.
 std::vector<std::pair<size_t, size_t>> array_chunks(size_t count, size_t max_size);
 
 // sbatch's options for one job (the script path comes last).
+// `dependency`, when given, replaces the afterok built from request.after
+// (an array's, from array_dependency()).
 std::vector<std::string> sbatch_args(const sdk::JobRequest& request, const SlurmConfig& config,
-                                     const std::string& script_path);
+                                     const std::string& script_path,
+                                     const std::optional<std::string>& dependency = std::nullopt);
 
 // "--time" in whole minutes, rounded up (SLURM's limits are minutes).
 std::string slurm_minutes(int64_t seconds);

@@ -300,34 +300,60 @@ TEST(SlurmE2E, AnArrayLargerThanMaxArraySizeTakesTheFewestSbatchCalls) {
     EXPECT_THAT(dir.read("task" + std::to_string(k) + "/log.txt"), HasSubstr("variant " + std::to_string(k) + " on node"));
 }
 
-// A 2x2 sweep on the cluster, four experiments at once: the shared stage is
-// submitted by each, executes once (the others wait for its claim on their
-// nodes and restore it), and the trainings spread over the nodes.
-TEST(SlurmE2E, ASweepRunsItsSharedStageOnceAcrossNodes) {
+// A 2x2 sweep on the cluster is one scheduling problem: each stage's four
+// variants go out as one job array (3 sbatch calls for 3 stages, counted by
+// a PATH wrapper around the real sbatch), each train held on its own prep
+// task and each report on its own train task (aftercorr), the shared prep
+// executed once (the other tasks wait for its claim and restore it), and the
+// trainings spread over the nodes.
+TEST(SlurmE2E, ASweepIsOneJobArrayPerStageAndRunsSharedWorkOnce) {
   REQUIRE_SLURM();
   test::TempDir shared;
   const std::string t = "trace = \"" + shared.str() + "/trace.txt\"";
   Workspace ws(worker("prep", "data/in.txt", "out/prep", t + ", sleep_ms = 1500") +
-                   worker("train", "out/prep", "out/model", t + ", sleep_ms = 1000"),
+                   worker("train", "out/prep", "out/model", t + ", sleep_ms = 1000") +
+                   worker("report", "out/model", "out/report", t),
                kSlurm);
-  auto r = ws.cadenza({"exp", "run", "-j", "4", "--grid", "train.suffix=a,bb", "--grid", "train.gain=1,2"});
+  const std::string calls = shared.str() + "/sbatch-calls";
+  shared.write("bin/sbatch", "#!/bin/sh\necho \"$*\" >> '" + calls + "'\nexec /usr/bin/sbatch \"$@\"\n");
+  std::filesystem::permissions(shared.str() + "/bin/sbatch", std::filesystem::perms::owner_all);
+  const std::string old_path = std::getenv("PATH");
+  ::setenv("PATH", (shared.str() + "/bin:" + old_path).c_str(), 1);
+  auto r = ws.cadenza({"exp", "run", "--grid", "train.suffix=a,bb", "--grid", "train.gain=1,2"});
+  ::setenv("PATH", old_path.c_str(), 1);
   ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("planned together"));
   std::ifstream in(shared.str() + "/trace.txt");
   std::map<std::string, int> executions;
   for (std::string line; std::getline(in, line);) ++executions[line];
   EXPECT_EQ(executions["prep"], 1) << r.output;
   EXPECT_EQ(executions["train"], 4);
-  std::set<std::string> nodes;
+  EXPECT_EQ(executions["report"], 2);  // the gain does not change the model: two distinct reports
+  std::ifstream sbatch_log(calls);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(sbatch_log, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 3u) << r.output;
+  for (const auto& line : lines) EXPECT_THAT(line, HasSubstr("--array=0-3"));
+  EXPECT_THAT(lines[1], HasSubstr("--dependency=aftercorr:"));
+  EXPECT_THAT(lines[2], HasSubstr("--dependency=aftercorr:"));
+  std::set<std::string> nodes, arrays;
   for (const auto& name : {"suffix=a,gain=1", "suffix=a,gain=2", "suffix=bb,gain=1", "suffix=bb,gain=2"}) {
     const auto record = nlohmann::json::parse(ws.read(std::string(".cadenza/exps/") + name + "/experiment.json"));
     EXPECT_EQ(record["status"], "succeeded");
     EXPECT_EQ(record["stages"]["train"]["backend"], "backend_slurm");
     const std::string job = record["stages"]["train"]["job"];
-    nodes.insert(job_fields(job)["NodeList"]);
+    const auto fields = job_fields(job);
+    nodes.insert(fields.count("NodeList") ? fields.at("NodeList") : "");
+    arrays.insert(job.substr(0, job.find('_')));
   }
+  EXPECT_EQ(arrays.size(), 1u) << "the four trainings are one array";
   EXPECT_GE(nodes.size(), 2u);
   auto show = ws.cadenza({"exp", "show", "--json"});
   EXPECT_EQ(nlohmann::json::parse(show.output).size(), 4u);
+  // Rerunning the sweep submits nothing.
+  auto again = ws.cadenza({"exp", "run", "--grid", "train.suffix=a,bb", "--grid", "train.gain=1,2"});
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_THAT(again.output, Not(HasSubstr("started")));
 }
 
 // The one time-limit test on the real cluster (SLURM's limits are whole

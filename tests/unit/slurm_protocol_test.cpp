@@ -63,6 +63,29 @@ TEST(SlurmProtocol, TheBatchScriptQuotesEveryWord) {
             "exec '/bin/x' 'it'\\''s'\n");
 }
 
+// A sweep's variants of one stage, each held on its own upstream variant
+// (task k of an earlier array), are one array with aftercorr; tasks held on
+// unrelated jobs are not an array.
+TEST(SlurmProtocol, AnArraysDependencyIsSharedOrTaskByTask) {
+  std::vector<sdk::JobRequest> chunk(3, request());
+  EXPECT_EQ(array_dependency(chunk), "");
+  for (auto& r : chunk) r.after = {"7"};
+  EXPECT_EQ(array_dependency(chunk), "afterok:7");
+  for (size_t k = 0; k < chunk.size(); ++k) chunk[k].after = {"41_" + std::to_string(k), "40_" + std::to_string(k)};
+  EXPECT_EQ(array_dependency(chunk), "aftercorr:41:40");
+  const auto args = sbatch_args(chunk[0], parse_config("{}"), "/s", array_dependency(chunk));
+  EXPECT_THAT(args, Contains("--dependency=aftercorr:41:40"));
+  chunk[2].after = {"41_1", "40_2"};  // task 2 on task 1: not position by position
+  EXPECT_EQ(array_dependency(chunk), std::nullopt);
+  chunk[2].after = {"9", "10"};
+  EXPECT_EQ(array_dependency(chunk), std::nullopt);
+  chunk[2].after = {"41_2"};
+  EXPECT_EQ(array_dependency(chunk), std::nullopt);
+  EXPECT_TRUE(alike_for_array(chunk)) << "after is judged per chunk, the rest must be alike";
+  chunk[1].resources.cpus = 2;
+  EXPECT_FALSE(alike_for_array(chunk));
+}
+
 TEST(SlurmProtocol, BadConfigNamesTheKey) {
   try {
     parse_config(R"({"partitoin": "x"})");

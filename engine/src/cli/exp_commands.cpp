@@ -72,8 +72,6 @@ int exp_run(const Args& args) {
   options.explain = cli.has("--explain");
   options.keep_going = cli.has("-k");
   const int parallel = cli.get_int("-j", 1, 1);
-  if (plans.size() > 1)
-    std::cout << "cadenza: sweep of " << plans.size() << " experiments, " << parallel << " at a time\n";
   return run_sweep(plans, options, parallel, std::cout);
 }
 

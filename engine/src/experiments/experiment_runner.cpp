@@ -14,6 +14,7 @@
 
 #include "error.h"
 #include "fs_util.h"
+#include "joint_run.h"
 #include "live_run.h"
 #include "lock_file.h"
 #include "run_cache.h"
@@ -189,29 +190,69 @@ std::unique_ptr<PreparedWorkflow> load_recorded_experiment(const std::string& wo
   return load_experiment(workflow_path, name, variant);
 }
 
-int run_experiment(const ExperimentPlan& plan, const RunOptions& options, std::ostream& out) {
+// An experiment between its start and its end: its run lock held, its
+// record written as started.
+struct StartedExperiment {
+  RunLock lock;
+  ExperimentRecord record;
+};
+
+StartedExperiment start_experiment(const ExperimentPlan& plan, const std::string& run_id) {
   const Workflow& wf = plan.workflow->workflow();
   std::filesystem::create_directories(wf.state_dir());
+  StartedExperiment s{take_run_lock(wf.file + " (experiment " + plan.name + ")", wf.state_dir(), run_id),
+                      start_record(plan, run_id)};
+  save_experiment(experiments_root(wf.workspace), s.record);
+  return s;
+}
+
+void end_experiment(const ExperimentPlan& plan, ExperimentRecord& record, int code, std::ostream& out) {
+  finish_record(record, *plan.workflow, code);
+  save_experiment(experiments_root(plan.workflow->workflow().workspace), record);
+  out << "cadenza: experiment " << plan.name << " " << record.status << "\n";
+}
+
+int run_experiment(const ExperimentPlan& plan, const RunOptions& options, std::ostream& out) {
   RunOptions o = options;
-  o.workflow_path = wf.file;
+  o.workflow_path = plan.workflow->workflow().file;
   o.run_id = make_run_id();
-  RunLock lock = take_run_lock(wf.file + " (experiment " + plan.name + ")", wf.state_dir(), o.run_id);
-  const std::string root = experiments_root(wf.workspace);
-  ExperimentRecord record = start_record(plan, o.run_id);
-  save_experiment(root, record);
+  StartedExperiment started = start_experiment(plan, o.run_id);
   int code = 1;
   {
     Orchestrator orchestrator(*plan.workflow, o, out);
     code = orchestrator.run();
   }
-  finish_record(record, *plan.workflow, code);
-  save_experiment(root, record);
-  out << "cadenza: experiment " << plan.name << " " << record.status << "\n";
+  end_experiment(plan, started.record, code, out);
   return code;
+}
+
+// On a cluster: every experiment's stages planned together by this process
+// (joint_run.h), so the variants of a stage go out as one job array.
+int run_jointly(std::vector<ExperimentPlan>& plans, const RunOptions& options, std::ostream& out) {
+  std::vector<JointRun::Member> members;
+  for (const auto& plan : plans) members.push_back({plan.workflow.get(), plan.name});
+  RunOptions o = options;
+  o.workflow_path = plans.front().workflow->workflow().file;
+  JointRun joint(members, o, out);
+  std::vector<StartedExperiment> started;
+  for (const auto& plan : plans) started.push_back(start_experiment(plan, joint.run_id()));
+  const std::vector<int> codes = joint.run();
+  int failed = 0;
+  for (size_t k = 0; k < plans.size(); ++k) {
+    end_experiment(plans[k], started[k].record, codes[k], out);
+    failed += codes[k] != 0;
+  }
+  return interrupt_count() > 0 ? 130 : failed ? 1 : 0;
 }
 
 int run_sweep(std::vector<ExperimentPlan>& plans, const RunOptions& options, int parallel,
               std::ostream& out) {
+  if (plans.size() > 1 && JointRun::suits(*plans.front().workflow)) {
+    out << "cadenza: sweep of " << plans.size() << " experiments, planned together: a stage's variants go "
+        << "out as one job array\n";
+    return run_jointly(plans, options, out);
+  }
+  if (plans.size() > 1) out << "cadenza: sweep of " << plans.size() << " experiments, " << parallel << " at a time\n";
   int failed = 0;
   if (parallel <= 1 || plans.size() == 1) {
     for (const auto& plan : plans) {

@@ -45,8 +45,11 @@ std::unique_ptr<PreparedWorkflow> load_recorded_experiment(const std::string& wo
 int run_experiment(const ExperimentPlan& plan, const RunOptions& options, std::ostream& out);
 
 // Runs the plans, `parallel` at a time (> 1: each in a child `cadenza exp
-// run`, its lines prefixed with its name). Returns 0 when all succeeded,
-// 130 when interrupted, 1 otherwise.
+// run`, its lines prefixed with its name). When every stage goes to a
+// backend that holds dependencies (SLURM), all of them are instead planned
+// together by this process (joint_run.h) and `parallel` does not apply: the
+// scheduler runs what fits. Returns 0 when all succeeded, 130 when
+// interrupted, 1 otherwise.
 int run_sweep(std::vector<ExperimentPlan>& plans, const RunOptions& options, int parallel,
               std::ostream& out);
 

@@ -56,6 +56,26 @@ sdk::JobHandle BackendPool::submit(const std::string& name, const sdk::JobReques
   return handle;
 }
 
+std::vector<sdk::JobHandle> BackendPool::submit_many(const std::string& name,
+                                                     const std::vector<sdk::JobRequest>& requests) {
+  if (requests.size() == 1) return {submit(name, requests.front())};
+  sdk::Backend& backend = get(name);
+  std::vector<sdk::JobHandle> handles;
+  try {
+    handles = backend.submit_array(requests);
+  } catch (const std::exception& e) {
+    throw Error(e.what());
+  }
+  if (handles.size() != requests.size())
+    throw Error(name + " returned " + std::to_string(handles.size()) + " handles for " +
+                std::to_string(requests.size()) + " jobs (a bug in the backend)");
+  for (const auto& h : handles) {
+    if (h.empty()) throw Error(name + " returned an empty job handle (a bug in the backend)");
+    track(name, h);
+  }
+  return handles;
+}
+
 std::string BackendPool::attach(const std::string& name, const std::vector<sdk::JobHandle>& handles) {
   try {
     get(name).attach(handles);

@@ -44,6 +44,9 @@ class BackendPool {
 
   // Throws Error with the backend's message.
   sdk::JobHandle submit(const std::string& name, const sdk::JobRequest& request);
+  // Many like jobs at once (the backend's submit_array: a SLURM job array);
+  // one handle per request, in order. Throws Error with the backend's message.
+  std::vector<sdk::JobHandle> submit_many(const std::string& name, const std::vector<sdk::JobRequest>& requests);
   // Returns "" or the backend's complaint.
   std::string attach(const std::string& name, const std::vector<sdk::JobHandle>& handles);
   std::string cancel(const std::string& name, const sdk::JobHandle& handle);

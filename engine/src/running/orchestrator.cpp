@@ -24,6 +24,7 @@
 #include "run_console.h"
 #include "run_record.h"
 #include "stage_run.h"
+#include "submit_batch.h"
 #include "wall_clock.h"
 #include "workspace_cache.h"
 
@@ -105,7 +106,9 @@ struct Orchestrator::Impl : public sdk::BackendHost {
   std::map<std::pair<std::string, sdk::JobHandle>, size_t> job_index;  // (backend, handle) -> stage
   std::map<sdk::JobHandle, size_t> output_index;  // handle -> stage, for job_output (per line)
   WorkspaceCache cache;
-  BackendPool pool;
+  std::unique_ptr<BackendPool> own_pool;  // null when driven with others (joint_run.h)
+  BackendPool& pool;
+  SubmitBatch* batch = nullptr;            // set when driven with others: submissions wait for it
   std::unique_ptr<RunRecorder> recorder;
   std::unique_ptr<ExperimentSinks> experiment_sinks;
   RunConsole console;
@@ -119,13 +122,19 @@ struct Orchestrator::Impl : public sdk::BackendHost {
 
   Impl(const PreparedWorkflow& p, RunOptions o, std::ostream& os, BackendFactory factory)
       : pw(p), options(std::move(o)), cache(p.workflow()),
-        pool(p, options.jobs, *this, std::move(factory)),
+        own_pool(std::make_unique<BackendPool>(p, options.jobs, *this, std::move(factory))), pool(*own_pool),
         console(os, ::isatty(STDOUT_FILENO) == 1 && &os == &std::cout), out(os) {
     run_id = options.run_id.empty() ? make_run_id() : options.run_id;
   }
 
+  Impl(const PreparedWorkflow& p, RunOptions o, std::ostream& os, BackendPool& shared, SubmitBatch& b)
+      : pw(p), options(std::move(o)), cache(p.workflow()), pool(shared), batch(&b),
+        console(os, false), out(os) {
+    run_id = options.run_id.empty() ? make_run_id() : options.run_id;
+  }
+
   const std::string& name(size_t i) const { return pw.workflow().stages[i].name; }
-  void say(const std::string& line) { console.say(line); }
+  void say(const std::string& line) { console.say(options.label.empty() ? line : "[" + options.label + "] " + line); }
   std::string runs_dir() const { return pw.workflow().state_dir() + "/runs"; }
 
   void job_output(const sdk::JobHandle& handle, std::string_view line) override {
@@ -249,20 +258,30 @@ struct Orchestrator::Impl : public sdk::BackendHost {
   // goes out now, held on them. exec-stage computes its key on the node.
   void submit_held_stages() {
     if (interrupted || (failed_once && !options.keep_going)) return;
-    for (size_t i : pw.graph().order()) {
-      StageRun& st = runs[i];
-      if (st.phase != Phase::kPending || !pool.handles_dependencies(st.backend)) continue;
-      std::vector<sdk::JobHandle> after;
-      bool ok = true;
-      for (size_t u : pw.graph().upstream(i)) {
-        const StageRun& up = runs[u];
-        if (up.phase == Phase::kNotSelected || up.succeeded()) continue;
-        const bool queued = up.phase == Phase::kSubmitted || up.phase == Phase::kRunning;
-        ok = ok && queued && up.backend == st.backend;
-        if (queued) after.push_back(up.handle);
-      }
-      if (ok) submit_or_fail(i, after);
+    for (size_t i : pw.graph().order()) submit_if_holdable(i);
+  }
+
+  void submit_if_holdable(size_t i) {
+    StageRun& st = runs[i];
+    if (st.phase != Phase::kPending || !pool.handles_dependencies(st.backend)) return;
+    std::vector<sdk::JobHandle> after;
+    for (size_t u : pw.graph().upstream(i)) {
+      const StageRun& up = runs[u];
+      if (up.phase == Phase::kNotSelected || up.succeeded()) continue;
+      const bool queued = up.phase == Phase::kSubmitted || up.phase == Phase::kRunning;
+      if (!queued || up.backend != st.backend || up.handle.empty()) return;
+      after.push_back(up.handle);
     }
+    submit_or_fail(i, after);
+  }
+
+  // Driven with others (joint_run.h): stage i's turn in this pass, in the
+  // workflow's order, so that its upstream stages' handles are known.
+  void plan_stage(size_t i) {
+    if (interrupted || (failed_once && !options.keep_going) || runs[i].phase != Phase::kPending) return;
+    if (!upstream_succeeded(i)) return submit_if_holdable(i);
+    Evaluation ev = evaluate(i);
+    start_stage(i, ev);
   }
 
   void start_stage(size_t i, Evaluation& ev) {
@@ -312,12 +331,18 @@ struct Orchestrator::Impl : public sdk::BackendHost {
     try {
       submit_attempt(i, after);
     } catch (const Error& e) {
-      const std::string why = pw.stage(i).decl->pos.str() + ": stage '" + name(i) +
-                              "' could not be submitted to " + runs[i].backend + ": " + e.what();
-      end_stage(i, sdk::Outcome::kFailed, why, "FAILED: " + why);
+      submission_failed(i, e.what());
     }
   }
 
+  void submission_failed(size_t i, const std::string& error) {
+    const std::string why = pw.stage(i).decl->pos.str() + ": stage '" + name(i) +
+                            "' could not be submitted to " + runs[i].backend + ": " + error;
+    end_stage(i, sdk::Outcome::kFailed, why, "FAILED: " + why);
+  }
+
+  // Alone, the job is queued now; driven with others, when the batch is
+  // flushed (the stage is kSubmitted without a handle until then).
   void submit_attempt(size_t i, const std::vector<sdk::JobHandle>& after) {
     StageRun& st = runs[i];
     AttemptPlan plan;
@@ -328,9 +353,22 @@ struct Orchestrator::Impl : public sdk::BackendHost {
     plan.key_hex = st.fingerprint ? st.fingerprint->key.hex() : "";
     plan.reuse_cached = !options.force;
     const BuiltJob job = build_job(pw, i, run_root, run_id, plan);
-    st.handle = pool.submit(st.backend, job.request);
-    st.attempt = plan.attempt;
-    st.dir = job.dir;
+    if (!batch) return queued(i, plan.attempt, job.dir, pool.submit(st.backend, job.request));
+    st.phase = Phase::kSubmitted;
+    st.handle.clear();
+    batch->add(st.backend, job.request, [this, i, attempt = plan.attempt, dir = job.dir](
+                                            const sdk::JobHandle& handle, const std::string& error) {
+      if (!handle.empty()) return queued(i, attempt, dir, handle);
+      runs[i].phase = Phase::kPending;  // as if never submitted
+      submission_failed(i, error);
+    });
+  }
+
+  void queued(size_t i, int attempt, const std::string& dir, const sdk::JobHandle& handle) {
+    StageRun& st = runs[i];
+    st.handle = handle;
+    st.attempt = attempt;
+    st.dir = dir;
     st.phase = Phase::kSubmitted;
     st.started = 0;
     st.cancel_sent = false;
@@ -487,6 +525,7 @@ struct Orchestrator::Impl : public sdk::BackendHost {
   void cancel_job(size_t i) {
     StageRun& st = runs[i];
     st.cancel_sent = true;
+    if (st.handle.empty()) return;  // not queued yet (a batch being flushed)
     const std::string error = pool.cancel(st.backend, st.handle);
     if (!error.empty()) say("[" + name(i) + "] warning: " + st.backend + " could not cancel it: " + error);
   }
@@ -615,8 +654,7 @@ struct Orchestrator::Impl : public sdk::BackendHost {
     }
   };
 
-  int run() {
-    SaveAtExit save_at_exit{*this};
+  void begin() {
     runs.assign(pw.size(), StageRun{});
     size_t selected = 0;
     for (size_t i = 0; i < pw.size(); ++i) {
@@ -639,17 +677,28 @@ struct Orchestrator::Impl : public sdk::BackendHost {
     experiment_sinks = std::make_unique<ExperimentSinks>(pw, run_id, out);
     experiment_sinks->begin();
     adopt_earlier_jobs(previous);
+  }
 
+  // Ctrl-C, SIGTERM and `cadenza cancel` requests. True when the user chose
+  // to detach at the Ctrl-C question.
+  bool react_to_requests() {
+    if (interrupt_count() > cancels_sent && options.ask_on_interrupt && !asked && wants_detach()) {
+      recorder->detaching();
+      return true;
+    }
+    if (interrupt_count() > cancels_sent)
+      cancel_everything(cancels_sent == 0 ? "cadenza: interrupted; cancelling running stages "
+                                            "(press Ctrl-C again to kill them now)"
+                                          : "cadenza: killing running stages");
+    handle_cancel_requests();
+    return false;
+  }
+
+  int run() {
+    SaveAtExit save_at_exit{*this};
+    begin();
     while (true) {
-      if (interrupt_count() > cancels_sent && options.ask_on_interrupt && !asked && wants_detach()) {
-        recorder->detaching();
-        return kRunDetachRequested;  // the jobs keep running; nothing is cancelled
-      }
-      if (interrupt_count() > cancels_sent)
-        cancel_everything(cancels_sent == 0 ? "cadenza: interrupted; cancelling running stages "
-                                              "(press Ctrl-C again to kill them now)"
-                                            : "cadenza: killing running stages");
-      handle_cancel_requests();
+      if (react_to_requests()) return kRunDetachRequested;  // the jobs keep running; nothing is cancelled
       start_ready_stages();
       submit_held_stages();
       if (pool.active_jobs() == 0) break;
@@ -659,6 +708,10 @@ struct Orchestrator::Impl : public sdk::BackendHost {
       for (const auto& update : pool.wait(200)) on_update(update);
       for (const auto& error : pool.take_errors()) say("cadenza: " + error);
     }
+    return finish();
+  }
+
+  int finish() {
     for (size_t i = 0; i < runs.size(); ++i)
       if (runs[i].phase == Phase::kPending)
         recorder->finished(name(i), 0, sdk::Outcome::kNotRun,
@@ -696,6 +749,25 @@ Orchestrator::Orchestrator(const PreparedWorkflow& workflow, RunOptions options,
 Orchestrator::~Orchestrator() = default;
 
 int Orchestrator::run() { return impl_->run(); }
+
+Orchestrator::Orchestrator(const PreparedWorkflow& workflow, RunOptions options, std::ostream& out,
+                           BackendPool& pool, SubmitBatch& batch)
+    : impl_(std::make_unique<Impl>(workflow, std::move(options), out, pool, batch)) {}
+
+void Orchestrator::begin() { impl_->begin(); }
+void Orchestrator::react_to_requests() { impl_->react_to_requests(); }
+void Orchestrator::plan_stage(size_t stage) { impl_->plan_stage(stage); }
+void Orchestrator::on_update(const BackendUpdate& update) { impl_->on_update(update); }
+void Orchestrator::job_output(const sdk::JobHandle& handle, std::string_view line) {
+  impl_->job_output(handle, line);
+}
+void Orchestrator::heartbeat() { impl_->recorder->heartbeat(); }
+size_t Orchestrator::live_jobs() const { return impl_->job_index.size(); }
+
+int Orchestrator::finish() {
+  Impl::SaveAtExit save{*impl_};
+  return impl_->finish();
+}
 
 const std::string& Orchestrator::run_id() const { return impl_->run_id; }
 

@@ -22,6 +22,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "backend_pool.h"
@@ -39,7 +40,10 @@ struct RunOptions {
   std::string run_id;               // empty: a new one
   bool detached = false;            // this process is the background driver of `run --detach`
   bool ask_on_interrupt = false;    // on a terminal: the first Ctrl-C asks "cancel or detach?"
+  std::string label;                // prefixes every line ("[label] ..."): runs driven together
 };
+
+class SubmitBatch;
 
 // Orchestrator::run()'s code when the user chose to detach at the Ctrl-C
 // question: the caller starts a background driver that takes the run over.
@@ -56,6 +60,20 @@ class Orchestrator {
   int run();
 
   const std::string& run_id() const;
+
+  // ---- driven together with other runs (joint_run.h) ----
+  // Shares `pool` (whose host is the driver) and queues jobs through `batch`,
+  // which the driver flushes. Both must outlive this object.
+  Orchestrator(const PreparedWorkflow& workflow, RunOptions options, std::ostream& out, BackendPool& pool,
+               SubmitBatch& batch);
+  void begin();                     // record the run; take over an earlier run's live jobs
+  void react_to_requests();         // Ctrl-C, SIGTERM, `cadenza cancel`
+  void plan_stage(size_t stage);    // start, reuse or hold-submit it if it can go now
+  void on_update(const BackendUpdate& update);  // ignores jobs that are not this run's
+  void job_output(const sdk::JobHandle& handle, std::string_view line);
+  void heartbeat();
+  size_t live_jobs() const;         // jobs this run waits for; 0: finish() may be called
+  int finish();                     // record the end, save the lock; the exit code as run()'s
 
  private:
   struct Impl;
