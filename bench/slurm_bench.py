@@ -99,7 +99,9 @@ def snakemake_chain(tuned):
         if tuned:
             cmd += ["--max-status-checks-per-second", "1"]
         t = time.monotonic()
-        r = subprocess.run(cmd, cwd=ws, capture_output=True, text=True, timeout=600)
+        # snakemake's SLURM executor reads $USER (to guess an account through sacct)
+        env = dict(os.environ, USER=os.environ.get("USER") or "root")
+        r = subprocess.run(cmd, cwd=ws, env=env, capture_output=True, text=True, timeout=600)
         if r.returncode != 0 or not os.path.exists(f"{ws}/out/c"):
             return None, (r.stdout + r.stderr)[-400:]
         return time.monotonic() - t, ""
@@ -120,7 +122,8 @@ def cadenza_sweep(cadenza, env, n=100):
                        capture_output=True)
         took = time.monotonic() - t
         calls = [l.split()[1] for l in open(log)]
-        return took, calls.count("sbatch"), len(os.listdir(f"{ws}/.cadenza/exps"))
+        exps = f"{ws}/.cadenza/exps"
+        return took, calls.count("sbatch"), sum(os.path.isdir(f"{exps}/{d}") for d in os.listdir(exps))
 
 
 def sbatch_counts(n):

@@ -348,6 +348,14 @@ TEST(SlurmE2E, ASweepIsOneJobArrayPerStageAndRunsSharedWorkOnce) {
   }
   EXPECT_EQ(arrays.size(), 1u) << "the four trainings are one array";
   EXPECT_GE(nodes.size(), 2u);
+  // Work cached meanwhile (the prep another experiment's task computed) is
+  // skipped on the node by exec-stage, inside the pre-submitted chain.
+  int restored_on_node = 0;
+  for (const auto& name : {"suffix=a,gain=1", "suffix=a,gain=2", "suffix=bb,gain=1", "suffix=bb,gain=2"})
+    restored_on_node += nlohmann::json::parse(ws.read(std::string(".cadenza/exps/") + name +
+                                                      "/runs/latest/prep/result.json"))
+                            .value("restored", false);
+  EXPECT_EQ(restored_on_node, 3);
   auto show = ws.cadenza({"exp", "show", "--json"});
   EXPECT_EQ(nlohmann::json::parse(show.output).size(), 4u);
   // Rerunning the sweep submits nothing.
@@ -355,6 +363,69 @@ TEST(SlurmE2E, ASweepIsOneJobArrayPerStageAndRunsSharedWorkOnce) {
   EXPECT_EQ(again.exit_code, 0) << again.output;
   EXPECT_THAT(again.output, Not(HasSubstr("started")));
 }
+
+// A stage that asks for a GPU gets one from SLURM (the test cluster's GPUs
+// are device files: the variable is set, no CUDA runs); device = "auto" in
+// the training stage picks CUDA through it.
+TEST(SlurmE2E, AStageWithAGpuGetsItsDeviceFromSlurm) {
+  REQUIRE_SLURM();
+  Workspace ws("[stages.g]\nplugin = \"stage_shell\"\nouts = { o = \"out/g\" }\n"
+               "params = { cmd = \"echo gpu=$CUDA_VISIBLE_DEVICES > {out:o}\" }\n"
+               "resources = { gpus = 1 }\n\n"
+               "[stages.n]\nplugin = \"stage_shell\"\nouts = { o = \"out/n\" }\n"
+               "params = { cmd = \"echo gpu=$(printenv CUDA_VISIBLE_DEVICES || echo unset) > {out:o}\" }\n",
+               kSlurm);
+  auto r = ws.cadenza({"run"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(ws.read("out/g"), ::testing::MatchesRegex("gpu=[01]\n"));
+  EXPECT_NE(ws.read("out/n"), ws.read("out/g"));  // none asked, none given (or an empty list)
+}
+
+#ifdef CADENZA_TEST_WITH_ML
+// The example pipeline (10 s of audio, one epoch per training) on the
+// cluster: attached, then a fresh copy detached; its stages land on at least
+// two nodes, the detached run's jobs leave the lock up to date, and a second
+// run does nothing.
+std::string example_on_slurm() {
+  std::string example = read_file(std::string(CADENZA_TEST_SOURCE_DIR) + "/../workflow.toml");
+  for (auto [from, to] : {std::pair<std::string, std::string>{"duration_s = 30.0", "duration_s = 10.0"},
+                          {"epochs = 10,", "epochs = 1,"},
+                          {"epochs = 8", "epochs = 1"},
+                          {"segment_length = 4410", "segment_length = 2205"},
+                          {"batch_size = 16", "batch_size = 4"},
+                          {"[workflow]\n", "[workflow]\nbackend = \"slurm\"\n"}}) {
+    EXPECT_NE(example.find(from), std::string::npos) << from;
+    if (example.find(from) != std::string::npos) example.replace(example.find(from), from.size(), to);
+  }
+  return example;
+}
+
+TEST(SlurmE2E, TheExampleRunsAttachedAndDetachedOnSeveralNodes) {
+  REQUIRE_SLURM();
+  test::TempDir attached, detached;
+  attached.write("workflow.toml", example_on_slurm());
+  detached.write("workflow.toml", example_on_slurm());
+  auto r = test::run_cadenza(attached.str(), {"run"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("6 ran"));
+  std::set<std::string> nodes;
+  std::istringstream in(attached.read(".cadenza/runs/latest/events.jsonl"));
+  for (std::string line; std::getline(in, line);) {
+    const auto e = nlohmann::json::parse(line);
+    if (e["event"] == "running") nodes.insert(e.value("node", ""));
+  }
+  EXPECT_GE(nodes.size(), 2u) << "train and train_nam side by side";
+  EXPECT_TRUE(attached.exists("out/export/metrics.json"));
+
+  auto d = test::run_cadenza(detached.str(), {"run", "--detach"});
+  ASSERT_EQ(d.exit_code, 0) << d.output;
+  ASSERT_TRUE(wait_until([&] { return detached.read(".cadenza/runs/latest/events.jsonl").find("run_finished") != std::string::npos; }, 300));
+  const std::string status = test::run_cadenza("/tmp", {"status", detached.str() + "/workflow.toml"}).output;
+  for (const char* stage : {"synth", "preprocess", "train ", "train_nam", "export ", "export_nam"})
+    EXPECT_THAT(status, ::testing::ContainsRegex(std::string(stage) + " *up to date")) << status;
+  EXPECT_THAT(test::run_cadenza(detached.str(), {"run"}).output, HasSubstr("0 ran, 6 up to date"));
+}
+#endif
 
 // The one time-limit test on the real cluster (SLURM's limits are whole
 // minutes, enforced by a periodic check: about 1.5 min): the first attempt
