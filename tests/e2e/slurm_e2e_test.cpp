@@ -381,6 +381,25 @@ TEST(SlurmE2E, AStageWithAGpuGetsItsDeviceFromSlurm) {
   EXPECT_NE(ws.read("out/n"), ws.read("out/g"));  // none asked, none given (or an empty list)
 }
 
+// A stage in a container on a node: the job is the same exec-stage, which
+// runs itself through ch-run in the test image (scripts/test.sh builds it).
+TEST(SlurmE2E, AStageRunsInItsContainerOnANode) {
+  REQUIRE_SLURM();
+  const char* image = std::getenv("CADENZA_TEST_IMAGE");
+  if (!image) {
+    if (std::getenv("CI")) FAIL() << "CI needs the container test image (CADENZA_TEST_IMAGE unset)";
+    GTEST_SKIP() << "*** no container test image (scripts/test.sh builds it) ***";
+  }
+  Workspace ws("[stages.a]\nplugin = \"stage_shell\"\nouts = { o = \"out/a\" }\n"
+               "params = { cmd = \"cat /etc/cadenza-image > {out:o}\" }\n",
+               kSlurm + "\n[container]\nimage = \"" + image + "\"\nruntime = \"charliecloud\"\ncadenza = \"host\"\n");
+  auto r = ws.cadenza({"run"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(ws.read("out/a"), HasSubstr("cadenza runtime image"));
+  EXPECT_THAT(job_fields(handle_of(ws, "a"))["NodeList"], ::testing::MatchesRegex("node[123]"));
+  EXPECT_THAT(ws.cadenza({"run"}).output, HasSubstr("0 ran, 1 up to date"));
+}
+
 #ifdef CADENZA_TEST_WITH_ML
 // The example pipeline (10 s of audio, one epoch per training) on the
 // cluster: attached, then a fresh copy detached; its stages land on at least

@@ -64,6 +64,10 @@ LockFile::LockFile(std::string path) : path_(std::move(path)) {
       for (const auto& [n, o] : s.at("outs").items()) e.outs[n] = path_from_json(o);
       e.ran_at = s.at("ran_at");
       e.restored = s.value("restored", false);
+      if (s.contains("image")) {
+        e.image = s.at("image").at("path");
+        e.image_id = s.at("image").at("id");
+      }
       stages_[name] = std::move(e);
     }
   } catch (const Error&) {
@@ -101,6 +105,7 @@ void LockFile::save(Durability durability) {
                     {"outs", outs},
                     {"ran_at", e.ran_at}};
     if (e.restored) stages[name]["restored"] = true;
+    if (!e.image_id.empty()) stages[name]["image"] = {{"path", e.image}, {"id", e.image_id}};
   }
   write_file_atomic(path_, json{{"version", kLockVersion}, {"stages", stages}}.dump(2) + "\n",
                     durability);

@@ -35,6 +35,10 @@ struct LockEntry {
   std::map<std::string, LockedPath> outs;
   std::string ran_at;  // ISO 8601, UTC
   bool restored = false;
+  // The stage's container image: where it was ("as written") and what it was
+  // (image_identity()); empty when the stage ran outside a container.
+  std::string image;
+  std::string image_id;
 };
 
 class LockFile {

@@ -43,6 +43,10 @@ void walk(int dir_fd, const std::string& abs, std::string& rel, Visit& visit) {
       rel.resize(rel_size);
       continue;
     }
+    if (!S_ISREG(st.st_mode)) {  // a FIFO or a device (e.g. a link to /dev/zero): reading it never ends
+      rel.resize(rel_size);
+      continue;
+    }
     FileStat fst;
     fst.size = static_cast<uint64_t>(st.st_size);
     fst.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;

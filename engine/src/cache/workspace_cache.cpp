@@ -1,5 +1,7 @@
 #include "workspace_cache.h"
 
+#include "image_tree.h"
+
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -31,6 +33,20 @@ StoredOutput WorkspaceCache::hash_path(const std::string& abs_path) {
   return stats_.hash_path(abs_path);
 }
 
+std::string WorkspaceCache::image_identity(const ContainerDecl& c) {
+  if (c.image_is_reference) return "oci:" + c.image.substr(c.image.find("@sha256:") + 1);
+  FileStat st;
+  if (!stat_path(c.image, &st))
+    throw Error(c.pos.str() + ": container image '" + c.image_as_written + "' does not exist (" + c.image +
+                "); build one with scripts/build-image.sh, or fix the path");
+  try {
+    if (st.is_dir) return "tree:" + image_tree_hash(c.image, stats_).hex();
+    return "file:" + stats_.file_hash(c.image, st).hex();
+  } catch (const Error& e) {
+    throw Error(c.pos.str() + ": container image '" + c.image_as_written + "' cannot be read: " + e.what());
+  }
+}
+
 StageFingerprint WorkspaceCache::fingerprint(const PreparedStage& stage) {
   StageFingerprint fp;
   {
@@ -46,8 +62,9 @@ StageFingerprint WorkspaceCache::fingerprint(const PreparedStage& stage) {
     std::lock_guard<std::mutex> lock(plugin_mutex_);
     plugin_hashes_[stage.plugin_path] = fp.plugin_hash;
   }
+  if (stage.decl->container) fp.image_id = image_identity(*stage.decl->container);
   StageKeyInput in{stage.plugin.name, stage.plugin.version, fp.plugin_hash, stage.params, {}, {},
-                   stage.decl->image, wf_.outputs_dir};
+                   fp.image_id, wf_.outputs_dir};
   for (const auto& [name, dep] : stage.decl->deps) {
     const std::string abs = wf_.workspace + "/" + dep.path;
     StoredOutput h;
@@ -64,6 +81,19 @@ StageFingerprint WorkspaceCache::fingerprint(const PreparedStage& stage) {
   fp.key = stage_key(in);
   return fp;
 }
+
+namespace {
+
+// For --explain: what changed about the stage's container image.
+std::string image_change(const std::string& before, const PreparedStage& stage, const StageFingerprint& fp) {
+  if (fp.image_id.empty()) return "no longer runs in container image " + before;
+  const std::string now = stage.decl->container->image_as_written;
+  if (before.empty()) return "now runs in container image " + now;
+  if (before != now) return "container image " + before + " -> " + now;
+  return "container image " + now + " changed (" + fp.image_id.substr(0, 17) + ")";
+}
+
+}  // namespace
 
 std::vector<std::string> WorkspaceCache::reasons_to_run(const PreparedStage& stage,
                                                         const StageFingerprint& fp) {
@@ -88,6 +118,7 @@ std::vector<std::string> WorkspaceCache::reasons_to_run(const PreparedStage& sta
       if (before != after)
         reasons.push_back("params." + name + "." + k + " " + before.dump() + " -> " + after.dump());
     }
+    if (locked->image_id != fp.image_id) reasons.push_back(image_change(locked->image, stage, fp));
     for (const auto& [n, dep] : fp.deps) {
       auto it = locked->deps.find(n);
       if (it == locked->deps.end() || it->second.path != dep.path)
@@ -159,6 +190,10 @@ void WorkspaceCache::record(const PreparedStage& stage, const StageFingerprint& 
   }
   e.ran_at = utc_now_iso8601();
   e.restored = restored;
+  if (stage.decl->container) {
+    e.image = stage.decl->container->image_as_written;
+    e.image_id = fp.image_id;
+  }
   lock_.set(stage.decl->name, std::move(e));
 }
 

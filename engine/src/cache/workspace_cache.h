@@ -36,6 +36,7 @@ namespace cadenza {
 struct StageFingerprint {
   Hash128 key;
   Hash128 plugin_hash;
+  std::string image_id;  // image_identity() of its container image; empty: none
   std::map<std::string, LockedPath> deps;
 };
 
@@ -45,6 +46,11 @@ class WorkspaceCache {
 
   // Thread-safe, like reasons_to_run: a run evaluates ready stages in parallel.
   StageFingerprint fingerprint(const PreparedStage& stage);
+  // What a container image is, for stage keys: "oci:sha256:<digest>" for a
+  // reference, "file:<hash>" for a .sif or SquashFS file, "tree:<hash>" for a
+  // directory image. Stat-cached like inputs, so a no-op re-hashes nothing.
+  // Throws Error naming the image when it is missing or unreadable.
+  std::string image_identity(const ContainerDecl& container);
   // Why the stage must run; empty when it is up to date.
   std::vector<std::string> reasons_to_run(const PreparedStage& stage, const StageFingerprint& fp);
   // The run-cache entry for the key, if it and all its objects exist.

@@ -2,6 +2,7 @@
 // the process exit code; user errors are thrown as cadenza::Error.
 #pragma once
 
+#include "version.h"
 #include <string>
 #include <vector>
 
@@ -31,6 +32,5 @@ int cmd_exp(const Args& args);
 // Prints the top-level help, or a command's help; false if unknown.
 bool print_help(const std::string& command);
 
-constexpr const char* kCadenzaVersion = "0.1.0";
 
 }  // namespace cadenza

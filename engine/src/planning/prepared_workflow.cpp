@@ -1,5 +1,7 @@
 #include "prepared_workflow.h"
 
+#include <filesystem>
+
 #include "error.h"
 #include "param_resolver.h"
 #include "workflow_parser.h"
@@ -53,6 +55,13 @@ std::unique_ptr<PreparedWorkflow> PreparedWorkflow::load(const std::string& work
     ps.plugin_path = meta.info.path;
     ps.plugin = meta.info;
     ps.params = resolve_params(wf, decl, meta.params);
+    if (decl.container && !decl.container->image_is_reference) {
+      std::error_code ec;
+      if (!std::filesystem::exists(decl.container->image, ec))
+        throw Error(decl.container->pos.str() + ": stage '" + decl.name + "': container image '" +
+                    decl.container->image_as_written + "' does not exist (" + decl.container->image +
+                    "); build one with scripts/build-image.sh, or fix the path");
+    }
     if (!p->backend_paths_.count(ps.backend))
       p->backend_paths_[ps.backend] = describe(ps.backend, "backend", decl.pos).info.path;
     for (const auto& sink : wf.sinks_for(decl)) {

@@ -40,6 +40,21 @@ struct RetryDecl {
   double time_factor = 2.0;  // time limit: the next attempt asks for time x this
 };
 
+// Where a stage runs its exec-stage: inside a container image ([container]
+// for every stage, `container = {...}` in a stage to change keys, or
+// `container = false` for none). See running/container_command.h.
+struct ContainerDecl {
+  std::string image;           // absolute path (.sif, SquashFS, directory) or an OCI reference
+  std::string image_as_written;
+  bool image_is_reference = false;  // docker://…@sha256:… and the like: the digest is its identity
+  std::string runtime = "apptainer";  // apptainer, singularity, charliecloud, podman
+  std::vector<std::string> binds;       // extra "src[:dst]", as written
+  std::vector<std::string> extra_args;  // given to the runtime as they are
+  std::string cadenza = "image";        // "image": the image carries this Cadenza at the same paths;
+                                        // "host": the host's binary and plugins are bound in
+  SourcePos pos;
+};
+
 struct StageDecl {
   std::string name;
   SourcePos pos;                          // of the [stages.<name>] header
@@ -56,7 +71,7 @@ struct StageDecl {
   std::optional<std::string> backend;     // overrides the workflow's
   nlohmann::json backend_config = nlohmann::json::object();
   std::optional<std::vector<std::string>> sinks;  // overrides the workflow's
-  std::string image;  // container image digest; part of the cache key when set
+  std::optional<ContainerDecl> container;  // resolved: the workflow's [container] with the stage's keys
   std::string stop_when;  // a condition.h rule over the stage's metrics; empty: none
 };
 
@@ -76,6 +91,7 @@ struct Workflow {
   bool cache_shared = false;            // group-writable cache files
   std::string remote;                   // push/pull target (a directory), absolute
   RetryDecl retry;                      // defaults for every stage
+  std::optional<ContainerDecl> container;  // [container]: the default for every stage
   std::vector<StageDecl> stages;        // in file order
   std::vector<std::string> exp_metrics; // [experiments] metrics: exp show's default columns
   std::vector<std::string> exp_maximize;  // [experiments] maximize: higher is better for these

@@ -70,8 +70,10 @@ class Parser {
   }
 
   Workflow parse(const toml::table& root) {
-    check_keys(root, "the top level", {"workflow", "params", "backends", "sinks", "stages", "experiments"});
+    check_keys(root, "the top level",
+               {"workflow", "params", "backends", "sinks", "stages", "experiments", "container"});
     if (auto* node = root.get("workflow")) parse_workflow_table(table_at(*node, "[workflow]"));
+    if (auto* node = root.get("container")) wf_.container = parse_container(*node, "[container]", std::nullopt);
     if (wf_.name.empty())
       wf_.name = std::filesystem::path(wf_.workspace).filename().string();
     if (wf_.experiment.empty()) wf_.experiment = wf_.name;
@@ -154,6 +156,54 @@ class Parser {
                   ": unknown key '" + std::string(key.str()) + "' in " + where +
                   " (known keys: " + list + ")");
     }
+  }
+
+  // A container table, on top of `base` (the workflow's, for a stage).
+  ContainerDecl parse_container(const toml::node& node, const std::string& where,
+                                const std::optional<ContainerDecl>& base) const {
+    if (node.is_boolean()) fail(node, where + " = true means nothing: give a table with an image, or false for none");
+    const toml::table& t = table_at(node, where);
+    check_keys(t, where, {"image", "runtime", "binds", "extra_args", "cadenza"});
+    ContainerDecl c = base.value_or(ContainerDecl{});
+    c.pos = pos_of(node, file_);
+    if (auto* v = t.get("image")) set_image(c, *v, where + ".image");
+    if (auto* v = t.get("runtime")) {
+      c.runtime = string_at(*v, where + ".runtime");
+      static const std::set<std::string> known{"apptainer", "singularity", "charliecloud", "podman"};
+      if (!known.count(c.runtime))
+        fail(*v, where + ".runtime '" + c.runtime + "' is not one Cadenza knows (apptainer, singularity, "
+                 "charliecloud, podman)");
+    }
+    if (auto* v = t.get("binds")) c.binds = strings_at(*v, where + ".binds");
+    if (auto* v = t.get("extra_args")) c.extra_args = strings_at(*v, where + ".extra_args");
+    if (auto* v = t.get("cadenza")) {
+      c.cadenza = string_at(*v, where + ".cadenza");
+      if (c.cadenza != "image" && c.cadenza != "host")
+        fail(*v, where + ".cadenza must be \"image\" (the image carries this Cadenza at the same path) or "
+                 "\"host\" (bind the host's Cadenza in)");
+    }
+    if (c.image.empty()) fail(node, where + " has no image; add image = \"<file.sif | directory | docker://…@sha256:…>\"");
+    return c;
+  }
+
+  // A file or directory image is a path (relative to the workspace); an OCI
+  // reference must name a digest, because a tag can move without anything
+  // Cadenza could see and the cache key would lie.
+  void set_image(ContainerDecl& c, const toml::node& node, const std::string& what) const {
+    c.image_as_written = string_at(node, what);
+    if (c.image_as_written.empty()) fail(node, what + " must not be empty");
+    const bool reference = c.image_as_written.find("://") != std::string::npos ||
+                           c.image_as_written.find("@sha256:") != std::string::npos;
+    c.image_is_reference = reference;
+    if (!reference) {
+      c.image = dir_path(node, what);
+      return;
+    }
+    const auto at = c.image_as_written.find("@sha256:");
+    if (at == std::string::npos || c.image_as_written.size() - at - 8 != 64)
+      fail(node, what + " '" + c.image_as_written + "' is a tag, which can move without Cadenza seeing it: "
+                 "pin its digest (docker://name@sha256:<64 hex digits>), or use a .sif, SquashFS or directory image");
+    c.image = c.image_as_written;
   }
 
   std::string workspace_path(const toml::node& node, const std::string& what) const {
@@ -260,8 +310,9 @@ class Parser {
         fail(node, "stage name '" + name + "' may use only letters, digits, '_' and '-'");
     check_keys(table, where,
                {"plugin", "description", "params", "deps", "outs", "resources", "backend",
-                "backend_config", "sinks", "image", "retries", "retry_mem_factor",
+                "backend_config", "sinks", "container", "retries", "retry_mem_factor",
                 "retry_time_factor", "stop_when"});
+    stage.container = wf_.container;
     const toml::node* plugin = table.get("plugin");
     if (!plugin) fail(node, "stage '" + name + "' has no plugin; add plugin = \"stage_<name>\"");
     stage.plugin = full_plugin_name("stage", string_at(*plugin, where + ".plugin"));
@@ -269,7 +320,10 @@ class Parser {
     for (auto&& [key, value] : table) {
       const std::string k(key.str());
       if (k == "description") stage.description = string_at(value, where + ".description");
-      if (k == "image") stage.image = string_at(value, where + ".image");
+      if (k == "container") {
+        if (value.is_boolean() && !value.value<bool>().value()) stage.container.reset();
+        else stage.container = parse_container(value, where + ".container", wf_.container);
+      }
       if (k == "stop_when") {
         stage.stop_when = string_at(value, where + ".stop_when");
         Condition::parse(stage.stop_when, pos_of(value, file_).str() + ": " + where + ".stop_when");  // checked now

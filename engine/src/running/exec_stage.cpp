@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <iostream>
 
+#include "container_command.h"
+#include "container_launch.h"
 #include "error.h"
 #include "fs_util.h"
 #include "job_spec.h"
@@ -101,7 +103,7 @@ void promote_outputs(const JobSpec& spec, const std::map<std::string, std::strin
 // The stage key, for jobs submitted before their deps existed.
 Hash128 node_side_key(const JobSpec& spec) {
   StageKeyInput in{spec.plugin_name, spec.plugin_version, hash_file(spec.plugin_path),
-                   spec.params, {}, spec.outs, spec.image, spec.outputs_dir};
+                   spec.params, {}, spec.outs, spec.image_id, spec.outputs_dir};
   for (const auto& [name, rel] : spec.deps)
     in.deps[name] = {rel, hash_tree(spec.workspace + "/" + rel, [](const std::string& p,
                                                                    const FileStat&) {
@@ -194,11 +196,28 @@ int exec_stage(const std::string& spec_path) {
     remove_all_quietly(spec.run_dir + "/result.json");
     // Who runs this attempt, for `cadenza status` and a later run that must
     // wait for it if the process that started it is gone.
+    // (The outer exec-stage's, not the container's: its pid means something here.)
+    if (!in_container())
     write_file_atomic(spec.run_dir + "/exec.json",
                       nlohmann::json{{"process", ProcessIdentity::self().to_json()},
                                      {"started_at", result.started_at}}
                           .dump(),
                       Durability::kRenameOnly);
+    if (spec.container && !in_container()) {
+      const int code = launch_in_container(spec, spec_path, [] { return g_cancel.load(); });
+      std::error_code ec;
+      if (fs::exists(spec.run_dir + "/result.json", ec)) return code;  // the inner exec-stage said how it went
+      if (g_cancel.load()) {
+        std::string why;
+        const sdk::Outcome outcome = stop_cause(spec, started_ms, &why);
+        return finish(outcome, outcome == sdk::Outcome::kCancelled ? "" : why);
+      }
+      return finish(sdk::Outcome::kFailed, "the container did not run the stage (" +
+                                               runtime_executable(spec.container->runtime) + " exited with " +
+                                               std::to_string(code) + "); its own message is above in this log");
+    }
+    if (in_container())
+      if (const std::string why = container_mismatch(spec); !why.empty()) return finish(sdk::Outcome::kFailed, why);
     for (const auto& [name, rel] : spec.deps) {
       std::error_code ec;
       if (!fs::exists(spec.workspace + "/" + rel, ec))

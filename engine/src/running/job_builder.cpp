@@ -3,6 +3,7 @@
 #include "fs_util.h"
 #include "job_spec.h"
 #include "run_record.h"
+#include "version.h"
 
 namespace cadenza {
 
@@ -24,7 +25,11 @@ JobSpec job_spec(const PreparedWorkflow& pw, size_t i, const std::string& dir,
   spec.plugin_name = ps.plugin.name;
   spec.plugin_version = ps.plugin.version;
   spec.plugin_path = ps.plugin_path;
-  spec.image = decl.image;
+  spec.cadenza_version = kCadenzaVersion;
+  if (const auto& c = decl.container)
+    spec.container = ContainerSpec{c->runtime,    c->image,   c->image_is_reference, c->binds,
+                                   c->extra_args, c->cadenza, plan.resources.gpus};
+  spec.image_id = plan.image_id;
   spec.cache_dir = wf.cache_dir;
   spec.cache_link = wf.cache_link;
   spec.cache_shared = wf.cache_shared;

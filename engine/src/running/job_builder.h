@@ -18,6 +18,7 @@ struct AttemptPlan {
   std::vector<sdk::JobHandle> after;       // held on these (dependency-handling backends)
   std::string key_hex;                     // empty: exec-stage computes the key on the node
   bool reuse_cached = true;                // false with --force
+  std::string image_id;                    // the container image's identity (the key needs it)
 };
 
 struct BuiltJob {

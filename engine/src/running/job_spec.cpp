@@ -6,6 +6,30 @@ namespace cadenza {
 
 using nlohmann::json;
 
+namespace {
+
+json container_to_json(const std::optional<ContainerSpec>& c) {
+  if (!c) return nullptr;
+  return {{"runtime", c->runtime}, {"image", c->image},         {"image_is_reference", c->image_is_reference},
+          {"binds", c->binds},     {"extra_args", c->extra_args}, {"cadenza", c->cadenza},
+          {"gpus", c->gpus}};
+}
+
+std::optional<ContainerSpec> container_from_json(const json& j) {
+  if (j.is_null()) return std::nullopt;
+  ContainerSpec c;
+  c.runtime = j.at("runtime");
+  c.image = j.at("image");
+  c.image_is_reference = j.at("image_is_reference");
+  c.binds = j.at("binds").get<std::vector<std::string>>();
+  c.extra_args = j.at("extra_args").get<std::vector<std::string>>();
+  c.cadenza = j.at("cadenza");
+  c.gpus = j.at("gpus");
+  return c;
+}
+
+}  // namespace
+
 json to_json(const JobSpec& s) {
   json sinks = json::array();
   for (const auto& sink : s.sinks)
@@ -17,7 +41,9 @@ json to_json(const JobSpec& s) {
           {"stage", s.stage},
           {"workspace", s.workspace},
           {"plugin", {{"name", s.plugin_name}, {"version", s.plugin_version}, {"path", s.plugin_path}}},
-          {"image", s.image},
+          {"cadenza_version", s.cadenza_version},
+          {"container", container_to_json(s.container)},
+          {"image_id", s.image_id},
           {"params", s.params},
           {"deps", s.deps},
           {"outs", s.outs},
@@ -56,7 +82,9 @@ JobSpec job_spec_from_json(const json& j, const std::string& source) {
     field = "plugin.name"; s.plugin_name = j.at("plugin").at("name");
     field = "plugin.path"; s.plugin_path = j.at("plugin").at("path");
     field = "plugin.version"; s.plugin_version = j.at("plugin").at("version");
-    field = "image"; s.image = j.at(field);
+    field = "cadenza_version"; s.cadenza_version = j.at(field);
+    field = "container"; s.container = container_from_json(j.at(field));
+    field = "image_id"; s.image_id = j.at(field);
     field = "params"; s.params = j.at(field);
     if (!s.params.is_object()) throw std::invalid_argument("not an object");
     field = "deps"; s.deps = j.at(field).get<std::map<std::string, std::string>>();

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -17,7 +18,7 @@
 
 namespace cadenza {
 
-constexpr int kJobSpecVersion = 2;  // 2: time_limit_s, attempt; result "outcome"
+constexpr int kJobSpecVersion = 3;  // 2: time_limit_s, attempt; result "outcome". 3: container, image_id
 
 // Exit codes of `cadenza exec-stage`.
 constexpr int kExitStageSucceeded = 0;
@@ -31,6 +32,17 @@ struct SinkSpec {
   nlohmann::json config = nlohmann::json::object();
 };
 
+// The stage's container (planning/workflow.h ContainerDecl, resolved).
+struct ContainerSpec {
+  std::string runtime;   // apptainer, singularity, charliecloud, podman
+  std::string image;     // absolute path or reference
+  bool image_is_reference = false;
+  std::vector<std::string> binds;  // the user's extra "src[:dst]"
+  std::vector<std::string> extra_args;
+  std::string cadenza = "image";   // or "host": bind the host's Cadenza in
+  int gpus = 0;
+};
+
 struct JobSpec {
   std::string run_id;
   std::string workflow_name;
@@ -40,7 +52,9 @@ struct JobSpec {
   std::string plugin_name;
   std::string plugin_version;
   std::string plugin_path;
-  std::string image;
+  std::string cadenza_version;  // of the Cadenza that wrote the spec
+  std::optional<ContainerSpec> container;  // run exec-stage inside it
+  std::string image_id;      // the container image's identity, for the key (image_identity())
   nlohmann::json params = nlohmann::json::object();  // resolved, canonical
   std::map<std::string, std::string> deps;  // name -> workspace-relative path
   std::map<std::string, std::string> outs;

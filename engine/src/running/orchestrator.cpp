@@ -352,6 +352,8 @@ struct Orchestrator::Impl : public sdk::BackendHost {
     plan.after = after;
     plan.key_hex = st.fingerprint ? st.fingerprint->key.hex() : "";
     plan.reuse_cached = !options.force;
+    if (st.fingerprint) plan.image_id = st.fingerprint->image_id;
+    else if (pw.stage(i).decl->container) plan.image_id = cache.image_identity(*pw.stage(i).decl->container);
     const BuiltJob job = build_job(pw, i, run_root, run_id, plan);
     if (!batch) return queued(i, plan.attempt, job.dir, pool.submit(st.backend, job.request));
     st.phase = Phase::kSubmitted;
