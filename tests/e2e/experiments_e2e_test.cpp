@@ -210,6 +210,35 @@ TEST(ExperimentsE2E, ApplyThenStatusIsUpToDate) {
   EXPECT_EQ(count(trace, "train"), before);
 }
 
+// push/pull carry experiment records with their objects: a colleague's
+// workspace (another cache) sees the experiments and can adopt one offline.
+TEST(ExperimentsE2E, PushAndPullCarryExperimentRecordsWithTheirObjects) {
+  test::TempDir shared, remote;
+  const std::string trace = shared.str() + "/trace.txt";
+  Workspace mine(pipeline(trace)), theirs(pipeline(trace));
+  ASSERT_EQ(mine.cadenza(sweep(1)).exit_code, 0);
+  auto push = mine.cadenza({"push", "--remote", remote.str()});
+  ASSERT_EQ(push.exit_code, 0) << push.output;
+  EXPECT_THAT(push.output, HasSubstr("4 experiment records"));
+  EXPECT_TRUE(remote.exists("exps/e2e/suffix=yy,gain=2.5/experiment.json"));
+  auto pull = theirs.cadenza({"pull", "--remote", remote.str()});
+  ASSERT_EQ(pull.exit_code, 0) << pull.output;
+  EXPECT_THAT(pull.output, HasSubstr("4 experiment records"));
+  const auto rows = show(theirs);
+  ASSERT_EQ(rows.size(), 4u);
+  const auto mine_rows = show(mine);
+  for (size_t k = 0; k < rows.size(); ++k) EXPECT_EQ(rows[k]["metrics"], mine_rows[k]["metrics"]) << k;
+  // Every object came along: adopting one runs nothing.
+  const int executions = count(trace, "train");
+  auto apply = theirs.cadenza({"exp", "apply", "suffix=yy,gain=2.5"});
+  ASSERT_EQ(apply.exit_code, 0) << apply.output;
+  EXPECT_EQ(theirs.cadenza({"status"}).output, "prep    up to date\ntrain   up to date\nreport  up to date\n");
+  EXPECT_EQ(theirs.read("out/model"), mine.read(".cadenza/exps/suffix=yy,gain=2.5/ws/out/model"));
+  EXPECT_EQ(count(trace, "train"), executions);
+  // A second pull adds nothing; records of our own are never replaced.
+  EXPECT_THAT(theirs.cadenza({"pull", "--remote", remote.str()}).output, HasSubstr("0 experiment records"));
+}
+
 // gc keeps what a kept experiment needs and drops what only a removed one did.
 TEST(ExperimentsE2E, RemoveThenGcDropsOnlyTheRemovedExperimentsData) {
   test::TempDir shared;

@@ -1,5 +1,7 @@
 #include "remote.h"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -32,6 +34,15 @@ void copy_atomically(const std::string& from, const std::string& to) {
 bool DirectoryRemote::has(const std::string& rel) const {
   std::error_code ec;
   return fs::exists(root_ + "/" + rel, ec);
+}
+
+std::vector<std::string> DirectoryRemote::list(const std::string& rel_dir) const {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (fs::directory_iterator it(root_ + "/" + rel_dir, ec), end; !ec && it != end; it.increment(ec))
+    names.push_back(it->path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 void DirectoryRemote::upload(const std::string& local_path, const std::string& rel) {

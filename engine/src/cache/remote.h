@@ -1,5 +1,5 @@
-// A remote cache that `cadenza push` and `cadenza pull` copy objects and
-// run-cache entries to and from. Paths are relative to the cache root
+// A remote cache that `cadenza push` and `cadenza pull` copy objects,
+// run-cache entries and experiment records (exps/<workflow>/<name>/) to and from. Paths are relative to the cache root
 // ("objects/ab/cdef…", "runs/ab/cdef….json"), so a remote is laid out like a
 // local cache and can itself be used as one.
 //
@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace cadenza {
 
@@ -21,6 +22,8 @@ class Remote {
   virtual void upload(const std::string& local_path, const std::string& rel) = 0;
   // Copies a remote file to `local_path`, atomically.
   virtual void download(const std::string& rel, const std::string& local_path) = 0;
+  // The names in a remote directory; empty when it does not exist.
+  virtual std::vector<std::string> list(const std::string& rel_dir) const = 0;
 };
 
 class DirectoryRemote : public Remote {
@@ -30,6 +33,7 @@ class DirectoryRemote : public Remote {
   bool has(const std::string& rel) const override;
   void upload(const std::string& local_path, const std::string& rel) override;
   void download(const std::string& rel, const std::string& local_path) override;
+  std::vector<std::string> list(const std::string& rel_dir) const override;
 
  private:
   std::string root_;

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "cache_refs.h"
 #include "cli_args.h"
 #include "experiment_runner.h"
 #include "commands.h"
@@ -28,12 +29,6 @@ namespace cadenza {
 
 using nlohmann::json;
 
-namespace {
-
-std::string workflow_arg(const CliArgs& cli) {
-  return cli.positionals().empty() ? "workflow.toml" : cli.positionals()[0];
-}
-
 // Object paths (relative to objects/) that an output needs.
 void add_refs(const ContentStore& store, const StoredOutput& out, std::set<std::string>* refs) {
   const std::string hex = out.hash.hex();
@@ -49,6 +44,13 @@ void add_refs(const ContentStore& store, const StoredOutput& out, std::set<std::
 }
 
 StoredOutput stored(const LockedPath& p) { return {p.hash, p.size, p.is_dir}; }
+
+namespace {
+
+std::string workflow_arg(const CliArgs& cli) {
+  return cli.positionals().empty() ? "workflow.toml" : cli.positionals()[0];
+}
+
 
 std::string megabytes(uint64_t bytes) {
   char buf[32];
@@ -265,62 +267,6 @@ int cmd_gc(const Args& args) {
   return 0;
 }
 
-namespace {
-
-// Object paths (relative to the cache root) of everything the lock needs.
-std::vector<std::string> needed_files(const ContentStore& store, const StoredOutput& out) {
-  std::set<std::string> refs;
-  add_refs(store, out, &refs);
-  std::vector<std::string> files;
-  for (const auto& r : refs) files.push_back("objects/" + r);
-  return files;
-}
-
-int transfer(const Args& args, bool push) {
-  const char* name = push ? "push" : "pull";
-  if (args.size() == 1 && (args[0] == "-h" || args[0] == "--help")) return print_help(name), 0;
-  CliArgs cli(name, args, {"--remote"}, {});
-  cli.expect_at_most(1, std::string("cadenza ") + name + " [workflow.toml] [--remote PATH]");
-  auto pw = PreparedWorkflow::load(workflow_arg(cli));
-  const Workflow& wf = pw->workflow();
-  WorkspaceCache cache(wf);
-  auto remote = open_remote(cli.has("--remote") ? fs::absolute(cli.get("--remote")).string() : wf.remote);
-  int copied = 0, present = 0, missing = 0;
-  auto move = [&](const std::string& rel) {
-    const std::string local = wf.cache_dir + "/" + rel;
-    std::error_code ec;
-    const bool here = fs::exists(local, ec), there = remote->has(rel);
-    if (push ? there : here) return ++present, true;
-    if (push ? !here : !there) return ++missing, false;
-    if (push) remote->upload(local, rel);
-    else remote->download(rel, local);
-    ++copied;
-    return true;
-  };
-  for (const auto& [stage, entry] : cache.lock().stages()) {
-    const std::string run_rel =
-        cache.runs().entry_path(entry.key).substr(wf.cache_dir.size() + 1);
-    move(run_rel);
-    for (const auto& [n, out] : entry.outs) {
-      // Manifests first: a pulled directory lists what else to fetch.
-      if (out.is_dir) {
-        const std::string hex = out.hash.hex();
-        move("objects/" + hex.substr(0, 2) + "/" + hex.substr(2) + ".dir");
-      }
-      for (const auto& rel : needed_files(cache.store(), stored(out))) move(rel);
-    }
-  }
-  std::cout << name << " " << remote->describe() << ": " << copied << " files copied, " << present
-            << " already there" << (missing ? ", " + std::to_string(missing) + " missing on both sides" : "")
-            << "\n";
-  if (!push && copied) std::cout << "run `cadenza checkout` to put the pulled outputs in place\n";
-  return missing ? 1 : 0;
-}
-
-}  // namespace
-
-int cmd_push(const Args& args) { return transfer(args, true); }
-int cmd_pull(const Args& args) { return transfer(args, false); }
 
 int cmd_cache(const Args& args) {
   if (args.empty() || args[0] == "-h" || args[0] == "--help") return print_help("cache"), args.empty() ? 2 : 0;
