@@ -139,9 +139,17 @@ TEST(ContainerE2E, ApptainerAndSingularityGetTheirCommandLines) {
     // The host's Cadenza is bound in (cadenza = "host").
     const std::string bin_dir = std::filesystem::path(CADENZA_BINARY).parent_path().string();
     EXPECT_NE(std::find(argv.begin(), argv.end(), bin_dir + ":" + bin_dir), argv.end());
-    // Another image file: the stage runs again, and says why.
-    ws.write("images/app.sif", "other bytes");
-    EXPECT_THAT(ws.cadenza({"status"}).output, HasSubstr("container image images/app.sif changed"));
+    // An unchanged image is only stat-checked: a no-op reads none of it.
+    test::TempDir logs;
+    {
+      ScopedEnv hash_log("CADENZA_HASH_LOG", logs.str() + "/hashed");
+      EXPECT_THAT(ws.cadenza({"run"}).output, HasSubstr("0 ran, 1 up to date"));
+      EXPECT_FALSE(logs.exists("hashed")) << logs.read("hashed");
+      // Another image file: it is hashed again, the stage runs again, and says why.
+      ws.write("images/app.sif", "other bytes");
+      EXPECT_THAT(ws.cadenza({"status"}).output, HasSubstr("container image images/app.sif changed"));
+      EXPECT_THAT(logs.read("hashed"), HasSubstr(sif));
+    }
   }
 }
 
