@@ -189,3 +189,45 @@ TEST(WorkflowParser, FullPluginNames) {
 
 }  // namespace
 }  // namespace cadenza
+
+namespace cadenza {
+namespace {
+
+// Hostile files are refused before the parser recurses into them, and the
+// inputs that crash toml++ 3.3.0 (an assert, undefined behaviour) are errors.
+TEST(WorkflowParser, NestingSizeAndEncodingAreBounded) {
+  std::string deep = "[params";
+  for (int k = 0; k < 60000; ++k) deep += ".k";
+  deep += "]\nx = 1\n";
+  EXPECT_THAT(test::error_of([&] { parse_workflow_text(deep, "/tmp/ws/workflow.toml"); }),
+              HasSubstr("workflow.toml:1:"));
+  EXPECT_THAT(test::error_of([&] { parse_workflow_text(deep, "/tmp/ws/workflow.toml"); }),
+              HasSubstr("deeper than 64 levels"));
+  std::string inline_deep = "[params]\nx = ";
+  for (int k = 0; k < 10000; ++k) inline_deep += "{a = ";
+  EXPECT_THAT(test::error_of([&] { parse_workflow_text(inline_deep, "/tmp/ws/workflow.toml"); }),
+              HasSubstr("workflow.toml:2:"));
+  std::string arrays = "[params]\nx = " + std::string(100000, '[');
+  EXPECT_THAT(test::error_of([&] { parse_workflow_text(arrays, "/tmp/ws/workflow.toml"); }),
+              HasSubstr("deeper than 64"));
+  // Dots and brackets inside strings and comments are not nesting.
+  EXPECT_NO_THROW(parse_workflow_text("# a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.v.w.x.y.z.a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p."
+                                      "q.r.s.t.u.v.w.x.y.z.a.b.c.d.e.f.g.h.i.j.k.l [[[[\n" +
+                                          std::string("[stages.a]\nplugin = \"x\"\nouts = { o = \"o\" }\ndescription = \"") +
+                                          std::string(200, '.') + "[[[[{{{{\"\n",
+                                      "/tmp/ws/workflow.toml"));
+  EXPECT_THAT(test::error_of([] { parse_workflow_text(std::string(9u << 20, ' '), "/tmp/ws/workflow.toml"); }),
+              HasSubstr("9 MB is too large for a workflow file (at most 8 MB)"));
+  EXPECT_THAT(test::error_of([] { parse_workflow_text("[a]\nx = \"\xff\"\n", "/tmp/ws/workflow.toml"); }),
+              HasSubstr("workflow.toml:2:6: the file is not valid UTF-8 here"));
+  EXPECT_THAT(test::error_of([] { parse_workflow_text(std::string("[a]\nx = 1\0", 10), "/tmp/ws/workflow.toml"); }),
+              HasSubstr("a NUL byte"));
+  // toml++ 3.3.0: an assert on "[.b]", undefined behaviour on "[a]" + EF B6 BF.
+  EXPECT_THAT(test::error_of([] { parse_workflow_text("[.b]\n", "/tmp/ws/workflow.toml"); }),
+              HasSubstr("workflow.toml:1:2: invalid TOML"));
+  EXPECT_THAT(test::error_of([] { parse_workflow_text("[a]\xef\xb6\xbf", "/tmp/ws/workflow.toml"); }),
+              HasSubstr("workflow.toml:1:4: invalid TOML"));
+}
+
+}  // namespace
+}  // namespace cadenza

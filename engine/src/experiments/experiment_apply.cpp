@@ -12,6 +12,7 @@
 #include "experiment_workflow.h"
 #include "fs_util.h"
 #include "lock_file.h"
+#include "toml_limits.h"
 #include "workspace_cache.h"
 
 namespace cadenza {
@@ -46,6 +47,7 @@ std::string write_overrides_into_toml(const std::string& text, const std::string
                                       const json& overrides) {
   toml::table root;
   try {
+    check_toml_limits(text, file);
     root = toml::parse(text, file);
   } catch (const toml::parse_error& e) {
     throw Error(file + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));

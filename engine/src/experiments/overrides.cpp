@@ -7,8 +7,10 @@
 #include <set>
 #include <sstream>
 
+#include "fs_util.h"
 #include "error.h"
 #include "hash.h"
+#include "toml_limits.h"
 
 namespace cadenza {
 
@@ -36,6 +38,7 @@ json value_of(const toml::node& node) {
 // A TOML value, or the text itself as a string.
 json parse_value(const std::string& text) {
   try {
+    check_toml_limits("v = " + text, "--set value");
     const toml::table t = toml::parse("v = " + text);
     return value_of(*t.get("v"));
   } catch (const toml::parse_error&) {
@@ -121,7 +124,9 @@ std::vector<Override> parse_grid(const std::string& arg) {
 SweepSpec load_sweep_file(const std::string& path) {
   toml::table root;
   try {
-    root = toml::parse_file(path);
+    const std::string text = read_file(path);
+    check_toml_limits(text, path);
+    root = toml::parse(text, path);
   } catch (const toml::parse_error& e) {
     throw Error(path + ":" + std::to_string(e.source().begin.line) + ":" +
                 std::to_string(e.source().begin.column) + ": " + std::string(e.description()));

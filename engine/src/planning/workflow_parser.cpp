@@ -10,6 +10,7 @@
 #include <toml++/toml.h>
 
 #include "condition.h"
+#include "toml_limits.h"
 #include "fs_util.h"
 
 namespace cadenza {
@@ -446,6 +447,7 @@ int64_t parse_duration_s(const ValueAt& value, const std::string& where) {
 
 Workflow parse_workflow_text(const std::string& text, const std::string& file_name) {
   std::filesystem::path file = std::filesystem::absolute(file_name).lexically_normal();
+  check_toml_limits(text, file_name);
   toml::table root;
   try {
     root = toml::parse(text, file.string());
