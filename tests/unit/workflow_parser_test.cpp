@@ -222,6 +222,15 @@ TEST(WorkflowParser, NestingSizeAndEncodingAreBounded) {
               HasSubstr("workflow.toml:2:6: the file is not valid UTF-8 here"));
   EXPECT_THAT(test::error_of([] { parse_workflow_text(std::string("[a]\nx = 1\0", 10), "/tmp/ws/workflow.toml"); }),
               HasSubstr("a NUL byte"));
+  // An empty stage name, a NUL in a path.
+  EXPECT_THAT(test::error_of([] {
+                parse_workflow_text("[stages.\"\"]\nplugin = \"x\"\nouts = { o = \"o\" }\n", "/tmp/ws/workflow.toml");
+              }),
+              HasSubstr("workflow.toml:1:1: a stage needs a name"));
+  EXPECT_THAT(test::error_of([] {
+                parse_workflow_text("[stages.a]\nplugin = \"x\"\nouts = { o = \"o\\u0000x\" }\n", "/tmp/ws/workflow.toml");
+              }),
+              HasSubstr("contains a NUL byte"));
   // toml++ 3.3.0: an assert on "[.b]", undefined behaviour on "[a]" + EF B6 BF.
   EXPECT_THAT(test::error_of([] { parse_workflow_text("[.b]\n", "/tmp/ws/workflow.toml"); }),
               HasSubstr("workflow.toml:1:2: invalid TOML"));

@@ -209,6 +209,7 @@ class Parser {
 
   std::string workspace_path(const toml::node& node, const std::string& what) const {
     std::string raw = string_at(node, what);
+    if (raw.find('\0') != std::string::npos) fail(node, what + " contains a NUL byte, which no path can hold");
     std::string norm = normalize_relative(raw);
     if (norm.empty() || norm == ".cadenza" || path_within(norm, ".cadenza"))
       fail(node, what + " '" + raw +
@@ -306,6 +307,7 @@ class Parser {
     StageDecl stage;
     stage.name = name;
     stage.pos = pos_of(node, file_);
+    if (name.empty()) fail(node, "a stage needs a name: [stages.\"\"] is empty; use letters, digits, '_' and '-'");
     for (char c : name)
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-')
         fail(node, "stage name '" + name + "' may use only letters, digits, '_' and '-'");
