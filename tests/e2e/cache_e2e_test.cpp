@@ -354,3 +354,36 @@ TEST(CacheE2E, KilledAtAnyPointTheNextRunRecovers) {
 
 }  // namespace
 }  // namespace cadenza
+
+namespace cadenza {
+namespace {
+
+// Outputs cannot escape the workspace: not through a committed symlink (in
+// run and in checkout), not onto the workflow file or its lock.
+TEST(CacheE2E, OutputsCannotEscapeTheWorkspace) {
+  test::TempDir outside;
+  Workspace ws(worker("a", "data/in.txt", "link/escaped"));
+  std::filesystem::create_directory_symlink(outside.path(), ws.path() / "link");
+  auto r = ws.cadenza({"run"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("out 'out' 'link/escaped' leads outside the workspace through a symlink"));
+  EXPECT_TRUE(std::filesystem::is_empty(outside.path())) << "nothing was written outside";
+  // checkout: a stage that ran into a real directory, later replaced by a symlink.
+  std::filesystem::remove(ws.path() / "link");
+  ASSERT_EQ(ws.cadenza({"run"}).exit_code, 0);
+  std::filesystem::remove_all(ws.path() / "link");
+  std::filesystem::create_directory_symlink(outside.path(), ws.path() / "link");
+  auto co = ws.cadenza({"checkout"});
+  EXPECT_EQ(co.exit_code, 1);
+  EXPECT_THAT(co.output, HasSubstr("cannot restore link/escaped: 'link/escaped' leads outside the workspace"));
+  EXPECT_TRUE(std::filesystem::is_empty(outside.path()));
+  // The workflow's own files.
+  ws.write("workflow.toml", "[workflow]\nname = \"e2e\"\n\n" + worker("b", "data/in.txt", "workflow.lock"));
+  EXPECT_THAT(ws.cadenza({"run"}).output, HasSubstr("stage 'b' out 'out' is workflow.lock, the workflow's own file"));
+  ws.write("workflow.toml", "[workflow]\nname = \"e2e\"\n\n" + worker("b", "data/in.txt", "workflow.toml"));
+  EXPECT_THAT(ws.cadenza({"run"}).output, HasSubstr("is workflow.toml, the workflow's own file"));
+  EXPECT_THAT(ws.read("workflow.toml"), HasSubstr("[stages.b]"));
+}
+
+}  // namespace
+}  // namespace cadenza

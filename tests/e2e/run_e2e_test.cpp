@@ -175,7 +175,7 @@ TEST(RunE2E, StageThatIsNotAStageKind) {
 
 TEST(RunE2E, ExecStageRejectsABadSpec) {
   test::TempDir dir;
-  dir.write("spec.json", R"({"spec_version": 2, "run_id": 5})");
+  dir.write("spec.json", R"({"spec_version": 3, "run_id": 5})");
   auto r = run_cadenza(dir.str(), {"exec-stage", "spec.json"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.output, HasSubstr("spec.json: invalid job spec: field 'run_id'"));

@@ -155,4 +155,19 @@ void append_log_line(const std::string& path, const std::string& line) {
   if (n != static_cast<ssize_t>(whole.size())) throw Error("cannot append to " + path + ": " + std::strerror(err));
 }
 
+std::string path_escape(const std::string& workspace, const std::string& rel) {
+  const std::string norm = normalize_relative(rel);
+  if (norm.empty()) return "'" + rel + "' is not a relative path inside the workspace";
+  std::error_code ec;
+  const fs::path root = fs::weakly_canonical(workspace, ec);
+  if (ec) return "";  // no workspace to escape from: the write fails on its own
+  // The parent as the kernel will resolve it: existing symlinks followed.
+  const fs::path parent = fs::weakly_canonical(fs::path(workspace) / norm, ec).parent_path();
+  if (ec) return "";
+  const std::string inner = parent.lexically_relative(root).string();
+  if (inner == "." || (!inner.empty() && inner.rfind("..", 0) != 0)) return "";
+  return "'" + rel + "' leads outside the workspace through a symlink (to " + parent.string() +
+         "); outputs stay inside " + root.string();
+}
+
 }  // namespace cadenza

@@ -40,6 +40,12 @@ std::string normalize_relative(std::string_view path);
 // relative): "data/x" is inside "data", "database" is not.
 bool path_within(std::string_view inner, std::string_view outer);
 
+// "" if writing `rel` (workspace-relative) stays inside `workspace`, else
+// why not: the path is absolute or leaves it with "..", or a directory on the
+// way is a symlink that leads outside (a committed symlink must not make
+// `run` or `checkout` write anywhere the user can).
+std::string path_escape(const std::string& workspace, const std::string& rel);
+
 // Removes a file or directory tree if it exists; never throws.
 void remove_all_quietly(const fs::path& path);
 

@@ -165,6 +165,8 @@ void WorkspaceCache::restore(const PreparedStage& stage, const RunRecord& record
     auto it = record.outs.find(n);
     if (it == record.outs.end())
       throw Error("run-cache entry " + record.key.hex() + " has no out '" + n + "'");
+    if (const std::string why = path_escape(wf_.workspace, out.path); !why.empty())
+      throw Error("stage '" + stage.decl->name + "': out '" + n + "' " + why);
     store_.restore(it->second, wf_.workspace + "/" + out.path, link_mode_);
   }
 }

@@ -174,6 +174,8 @@ int cmd_checkout(const Args& args) {
       const std::string abs = pw->workflow().workspace + "/" + out.path;
       FileStat st;
       try {
+        if (const std::string why = path_escape(pw->workflow().workspace, out.path); !why.empty())
+          throw Error(why);
         if (stat_path(abs, &st) && cache.hash_path(abs).hash == out.hash) {
           ++current;
           continue;

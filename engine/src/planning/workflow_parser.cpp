@@ -159,6 +159,16 @@ class Parser {
     }
   }
 
+  // An out must not overwrite the workflow file or its lock.
+  void check_not_own_files(const StageDecl& stage) const {
+    const std::string file = std::filesystem::path(file_).filename().string();
+    const std::string lock = std::filesystem::path(lock_file_for(file_, wf_.workspace)).filename().string();
+    for (const auto& [n, out] : stage.outs)
+      if (out.path == file || out.path == lock)
+        throw Error(out.pos.str() + ": stage '" + stage.name + "' out '" + n + "' is " + out.path +
+                    ", the workflow's own file; write outputs elsewhere (e.g. out/" + n + ")");
+  }
+
   // A container table, on top of `base` (the workflow's, for a stage).
   ContainerDecl parse_container(const toml::node& node, const std::string& where,
                                 const std::optional<ContainerDecl>& base) const {
@@ -340,7 +350,10 @@ class Parser {
         for (auto&& [pk, pv] : table_at(value, where + ".params"))
           stage.params[std::string(pk.str())] = ValueAt{to_json(pv), pos_of(pv, file_)};
       if (k == "deps") stage.deps = parse_paths(value, "stage '" + name + "' deps");
-      if (k == "outs") stage.outs = parse_paths(value, "stage '" + name + "' outs");
+      if (k == "outs") {
+        stage.outs = parse_paths(value, "stage '" + name + "' outs");
+        check_not_own_files(stage);
+      }
       if (k == "resources")
         stage.resources = parse_resources(table_at(value, where + ".resources"),
                                           "stage '" + name + "' resources");

@@ -225,6 +225,9 @@ int exec_stage(const std::string& spec_path) {
                       "stage '" + spec.stage + "': dep '" + name + "' (" + rel +
                           ") does not exist any more; it vanished after the run was planned");
     }
+    for (const auto& [name, rel] : spec.outs)
+      if (const std::string why = path_escape(spec.workspace, rel); !why.empty())
+        return finish(sdk::Outcome::kFailed, "stage '" + spec.stage + "': out '" + name + "' " + why);
     for (const auto& [name, path] : staging) {
       remove_all_quietly(path);
       fs::create_directories(fs::path(path).parent_path());
