@@ -167,6 +167,44 @@ TEST(ContainerE2E, PodmanGetsItsCommandLineAndADigestPinnedReference) {
   EXPECT_EQ(lock["stages"]["a"]["image"]["id"], "oci:sha256:" + std::string(64, 'a'));
 }
 
+// Inside the container, exec-stage refuses a job that another Cadenza
+// planned or whose plugin the image lacks, before the stage starts; a
+// directory image without the Cadenza binary is refused before the runtime.
+TEST(ContainerE2E, AnImageThatCannotRunTheJobIsRefusedBeforeTheStageStarts) {
+  Workspace ws("", "");
+  ws.write("images/app.sif", "bytes");
+  std::string output;
+  ASSERT_FALSE(stand_in_run(ws, "apptainer", "images/app.sif", 0, &output).empty()) << output;
+  const std::string spec_path = inner_command(ws).back();
+  auto spec = nlohmann::json::parse(read_file(spec_path));
+  const auto inner = [&](const nlohmann::json& changed) {
+    write_file_atomic(spec_path, changed.dump());
+    ScopedEnv in("CADENZA_IN_CONTAINER", "1");
+    auto r = test::run_cadenza(ws.str(), {"exec-stage", spec_path});
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    return nlohmann::json::parse(read_file(std::filesystem::path(spec_path).parent_path() / "result.json"))["error"]
+        .get<std::string>();
+  };
+  auto older = spec;
+  older["cadenza_version"] = "0.0.9";
+  EXPECT_THAT(inner(older), HasSubstr("the Cadenza in this container is 0.1.0, but Cadenza 0.0.9 planned the job"));
+  auto no_plugin = spec;
+  no_plugin["plugin"]["path"] = "/opt/cadenza/lib/cadenza/plugins/cadenza-stage_nothere.so";
+  EXPECT_THAT(inner(no_plugin), HasSubstr("the container has no plugin /opt/cadenza/lib/cadenza/plugins/cadenza-stage_nothere.so"));
+  // cadenza = "image" with a directory image that has no Cadenza in it.
+  test::TempDir image;
+  image.write("etc/os-release", "empty image\n");
+  ws.write("workflow.toml", "[workflow]\nname = \"c\"\n\n[container]\nimage = \"" + image.str() +
+                                "\"\nruntime = \"charliecloud\"\n\n" + shell("b", "true"));
+  test::TempDir bin;
+  std::filesystem::create_symlink(std::string(CADENZA_TEST_SOURCE_DIR) + "/e2e/container_stand_in.sh", bin.str() + "/ch-run");
+  ScopedEnv path("PATH", bin.str() + ":" + std::getenv("PATH"));
+  auto r = ws.cadenza({"run"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("has no Cadenza at " + std::string(CADENZA_BINARY)));
+  EXPECT_THAT(r.output, HasSubstr("set container.cadenza = \"host\""));
+}
+
 TEST(ContainerE2E, BadContainerInputIsRefusedWithTheFix) {
   Workspace ws("", "");
   const auto refused = [&](const std::string& workflow) {
