@@ -228,3 +228,33 @@ TEST(CliE2E, HelpAndUsageErrors) {
 
 }  // namespace
 }  // namespace cadenza
+
+namespace cadenza {
+namespace {
+
+// A stage printing megabytes does not flood the terminal; its log keeps it all.
+TEST(RunE2E, ALoudStageIsCappedOnTheTerminalNotInItsLog) {
+  Workspace ws("[stages.loud]\nplugin = \"stage_shell\"\nouts = { o = \"out/o\" }\n"
+               "params = { cmd = \"head -c 3000000 /dev/zero | tr '\\\\\\\\0' x | fold -w 99; echo done > {out:o}\" }\n");
+  auto r = ws.cadenza({"run"});
+  ASSERT_EQ(r.exit_code, 0) << r.output.substr(0, 2000);
+  EXPECT_THAT(r.output, HasSubstr("[loud] (more than 1 MB of output: the rest is only in"));
+  EXPECT_LT(r.output.size(), 1200000u);
+  EXPECT_GT(ws.read(".cadenza/runs/latest/loud/log.txt").size(), 3000000u);
+}
+
+// Staging files that killed runs left next to an out go at the stage's next run.
+TEST(RunE2E, StagingLeftByKilledRunsIsRemovedWhenTheStageRunsAgain) {
+  Workspace ws(worker("a", "data/in.txt", "out/a"));
+  ws.write("out/.a.cadenza-staging-20261201-101010-dead", "half of an output");
+  ws.write("out/.a.cadenza-staging-20261201-101010-dead.old/x", "an older output set aside");
+  ws.write("out/.other-file", "not ours");
+  ASSERT_EQ(ws.cadenza({"run"}).exit_code, 0);
+  EXPECT_FALSE(ws.exists("out/.a.cadenza-staging-20261201-101010-dead"));
+  EXPECT_FALSE(ws.exists("out/.a.cadenza-staging-20261201-101010-dead.old"));
+  EXPECT_TRUE(ws.exists("out/.other-file"));
+  EXPECT_EQ(ws.read("out/a"), "hello\n");
+}
+
+}  // namespace
+}  // namespace cadenza

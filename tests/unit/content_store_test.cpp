@@ -172,6 +172,10 @@ TEST(RunCacheAndLock, RoundTripAndCorruptLockIsAnError) {
   dir.write("workflow.lock", "{not json");
   EXPECT_THAT(error_of([&] { LockFile bad(dir.str() + "/workflow.lock"); }),
               HasSubstr("workflow.lock is not a valid lock file"));
+  // A bad hash names the file and the stage.
+  dir.write("workflow.lock", "{\"version\": 1, \"stages\": {\"train\": {\"key\": \"zzzz\"}}}");
+  EXPECT_THAT(error_of([&] { LockFile bad(dir.str() + "/workflow.lock"); }),
+              HasSubstr("workflow.lock: stage 'train': not a 32-digit hash: 'zzzz'; restore the file from git"));
 }
 
 }  // namespace

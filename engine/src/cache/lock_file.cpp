@@ -53,7 +53,7 @@ LockFile::LockFile(std::string path) : path_(std::move(path)) {
     if (j.at("version").get<int>() != kLockVersion)
       throw Error(path_ + ": lock file version " + j.at("version").dump() +
                   " is not supported (this cadenza writes version 1)");
-    for (const auto& [name, s] : j.at("stages").items()) {
+    for (const auto& [name, s] : j.at("stages").items()) try {
       LockEntry e;
       e.key = Hash128::from_hex(s.at("key").get<std::string>());
       e.plugin_name = s.at("plugin").at("name");
@@ -69,6 +69,9 @@ LockFile::LockFile(std::string path) : path_(std::move(path)) {
         e.image_id = s.at("image").at("id");
       }
       stages_[name] = std::move(e);
+    } catch (const std::exception& e) {  // name the stage: a lock is edited by hand and merged by git
+      throw Error(path_ + ": stage '" + name + "': " + e.what() +
+                  "; restore the file from git or delete the stage's entry to run it again");
     }
   } catch (const Error&) {
     throw;

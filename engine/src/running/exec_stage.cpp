@@ -142,6 +142,21 @@ void store_and_promote(const JobSpec& spec, const std::map<std::string, std::str
 
 }  // namespace
 
+namespace {
+
+// What killed runs of this stage left next to an out (their staging paths,
+// "<dir>/.<name>.cadenza-staging-<run id>[.old]"): the workspace holds at
+// most one live run, so none of them is being written now.
+void remove_stale_staging(const std::string& final_path) {
+  const fs::path p(final_path);
+  const std::string prefix = "." + p.filename().string() + ".cadenza-staging-";
+  std::error_code ec;
+  for (fs::directory_iterator it(p.parent_path(), ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().filename().string().rfind(prefix, 0) == 0) remove_all_quietly(it->path());
+}
+
+}  // namespace
+
 std::string staging_path_for(const std::string& final_path, const std::string& run_id) {
   const fs::path p(final_path);
   return (p.parent_path() / ("." + p.filename().string() + ".cadenza-staging-" + run_id))
@@ -229,6 +244,7 @@ int exec_stage(const std::string& spec_path) {
       if (const std::string why = path_escape(spec.workspace, rel); !why.empty())
         return finish(sdk::Outcome::kFailed, "stage '" + spec.stage + "': out '" + name + "' " + why);
     for (const auto& [name, path] : staging) {
+      remove_stale_staging(spec.workspace + "/" + spec.outs.at(name));
       remove_all_quietly(path);
       fs::create_directories(fs::path(path).parent_path());
     }

@@ -137,9 +137,18 @@ struct Orchestrator::Impl : public sdk::BackendHost {
   void say(const std::string& line) { console.say(options.label.empty() ? line : "[" + options.label + "] " + line); }
   std::string runs_dir() const { return pw.workflow().state_dir() + "/runs"; }
 
+  // A stage's output on the terminal, up to kConsoleEchoBytes per attempt:
+  // a stage printing hundreds of megabytes must not flood it. Its log.txt
+  // keeps everything.
+  static constexpr size_t kConsoleEchoBytes = 1u << 20;
   void job_output(const sdk::JobHandle& handle, std::string_view line) override {
     auto it = output_index.find(handle);
-    if (it != output_index.end()) say("[" + name(it->second) + "] " + std::string(line));
+    if (it == output_index.end()) return;
+    StageRun& st = runs[it->second];
+    if (st.echoed_bytes > kConsoleEchoBytes) return;
+    st.echoed_bytes += line.size() + 1;
+    if (st.echoed_bytes <= kConsoleEchoBytes) return say("[" + name(it->second) + "] " + std::string(line));
+    say("[" + name(it->second) + "] (more than 1 MB of output: the rest is only in " + st.dir + "/log.txt)");
   }
 
   void show_progress() {
@@ -374,6 +383,7 @@ struct Orchestrator::Impl : public sdk::BackendHost {
     st.phase = Phase::kSubmitted;
     st.started = 0;
     st.cancel_sent = false;
+    st.echoed_bytes = 0;
     job_index[{st.backend, st.handle}] = i;
     output_index[st.handle] = i;
     recorder->submitted(name(i), st.attempt, st.backend, st.handle, st.dir);

@@ -37,6 +37,7 @@ struct StageRun {
   bool resubmit_after_cancel = false;  // held on an upstream job that is being retried
   std::string not_run_reason;
   std::optional<StageFingerprint> fingerprint;
+  size_t echoed_bytes = 0;  // of the current attempt's output, shown on the terminal
 
   bool active() const {
     return phase == Phase::kHeld || phase == Phase::kSubmitted || phase == Phase::kRunning;
