@@ -387,3 +387,31 @@ TEST(CacheE2E, OutputsCannotEscapeTheWorkspace) {
 
 }  // namespace
 }  // namespace cadenza
+
+namespace cadenza {
+namespace {
+
+// Garbage in the run-cache is reported by `cache verify` (and dropped with --remove).
+TEST(CacheE2E, VerifyReportsDamagedRunCacheEntries) {
+  Workspace ws(worker("a", "data/in.txt", "out/a.txt"));
+  ASSERT_EQ(ws.cadenza({"run"}).exit_code, 0);
+  ASSERT_EQ(ws.cadenza({"cache", "verify"}).exit_code, 0);
+  ws.write(".cadenza/cache/runs/ab/cdef0123456789abcdef0123456789.json", "{\"torn\": ");
+  std::string real;
+  for (const auto& dir : fs::recursive_directory_iterator(ws.path() / ".cadenza/cache/runs"))
+    if (dir.path().extension() == ".json" && dir.path().filename().string().rfind("cdef", 0) != 0) real = dir.path().string();
+  ASSERT_FALSE(real.empty());
+  ws.write(".cadenza/cache/runs/00/11111111111111111111111111111111.json", read_file(real));  // another key's entry
+  auto verify = ws.cadenza({"cache", "verify"});
+  EXPECT_EQ(verify.exit_code, 1) << verify.output;
+  EXPECT_THAT(verify.output, HasSubstr("damaged: run-cache entry " + ws.str() +
+                                       "/.cadenza/cache/runs/ab/cdef0123456789abcdef0123456789.json: not a run-cache entry"));
+  EXPECT_THAT(verify.output, HasSubstr("runs/00/11111111111111111111111111111111.json: it holds the entry of key"));
+  EXPECT_THAT(verify.output, HasSubstr("2 damaged run-cache entries"));
+  EXPECT_EQ(ws.cadenza({"cache", "verify", "--remove"}).exit_code, 1);
+  EXPECT_EQ(ws.cadenza({"cache", "verify"}).exit_code, 0);
+  EXPECT_THAT(ws.cadenza({"run"}).output, HasSubstr("0 ran, 1 up to date"));
+}
+
+}  // namespace
+}  // namespace cadenza

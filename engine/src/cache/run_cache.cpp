@@ -90,6 +90,25 @@ std::vector<RunRecord> RunCache::all() const {
   return out;
 }
 
+std::vector<std::pair<std::string, std::string>> RunCache::damaged() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::error_code ec;
+  for (std::filesystem::recursive_directory_iterator it(root_ + "/runs", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    if (!it->is_regular_file(ec) || it->path().extension() != ".json") continue;
+    const std::string path = it->path().string();
+    try {
+      const RunRecord r = record_from_json(json::parse(read_file(path)));
+      const std::string hex = r.key.hex();
+      const std::string named = it->path().parent_path().filename().string() + it->path().stem().string();
+      if (named != hex) out.push_back({path, "it holds the entry of key " + hex});
+    } catch (const std::exception& e) {
+      out.push_back({path, std::string("not a run-cache entry: ") + e.what()});
+    }
+  }
+  return out;
+}
+
 bool RunCache::remove(const Hash128& key) const {
   std::error_code ec;
   return std::filesystem::remove(entry_path(key), ec);

@@ -40,6 +40,9 @@ class RunCache {
   std::string entry_path(const Hash128& key) const;
   // Every entry (for gc and push).
   std::vector<RunRecord> all() const;
+  // Files under runs/ that are not a readable entry for the key their name
+  // says (for `cache verify`): (path, why).
+  std::vector<std::pair<std::string, std::string>> damaged() const;
   bool remove(const Hash128& key) const;
 
  private:

@@ -311,8 +311,15 @@ int cmd_cache(const Args& args) {
     std::cout << "corrupt: " << path << (cli.has("--remove") ? " (removed)" : "") << "\n";
     if (cli.has("--remove")) ::unlink(path.c_str());
   }
-  int incomplete = 0;
-  for (const auto& record : RunCache(wf.cache_dir, wf.cache_shared).all())
+  int incomplete = 0, damaged = 0;
+  const RunCache runs(wf.cache_dir, wf.cache_shared);
+  for (const auto& [path, why] : runs.damaged()) {
+    ++damaged;
+    std::cout << "damaged: run-cache entry " << path << ": " << why
+              << (cli.has("--remove") ? " (removed)" : "; `cadenza cache verify --remove` drops it") << "\n";
+    if (cli.has("--remove")) ::unlink(path.c_str());
+  }
+  for (const auto& record : runs.all())
     for (const auto& [n, out] : record.outs)
       if (!store.has(out)) {
         ++incomplete;
@@ -321,8 +328,9 @@ int cmd_cache(const Args& args) {
         break;
       }
   std::cout << "verify " << wf.cache_dir << ": " << ok << " objects ok (" << megabytes(bytes) << "), "
-            << corrupt << " corrupt, " << incomplete << " incomplete run-cache entries\n";
-  return corrupt ? 1 : 0;
+            << corrupt << " corrupt, " << incomplete << " incomplete run-cache entries, " << damaged
+            << " damaged run-cache entries\n";
+  return corrupt || damaged ? 1 : 0;
 }
 
 }  // namespace cadenza
