@@ -12,8 +12,12 @@
    Goal: >= 0.8x of cat's throughput.
 3. Restore: restoring a cached output of 20 MB and of 2 GB with
    cache_link = "hardlink" (O(files)) and "copy" (O(bytes)).
+4. Large DAGs: `cadenza dag` and `cadenza status` of 10,000 and 20,000
+   stages (chains of 10 over one input; outs checked pairwise for overlap
+   in O(n log n)), against `ninja -n` on the same graph. Goal: <= 0.5 s for
+   10,000 stages.
 
-Usage: bench/cache_benchmarks.py [--cadenza build/cadenza] [--only noop|hash|restore]
+Usage: bench/cache_benchmarks.py [--cadenza build/cadenza] [--only noop|hash|restore|dag]
 """
 import argparse, os, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -154,10 +158,38 @@ def bench_restore(cadenza, size_gb):
                 shutil.rmtree(root, ignore_errors=True)
 
 
+def large_dag(root, n):
+    os.makedirs(root)
+    open(f"{root}/in.txt", "w").write("x\n")
+    lines = ['[workflow]\nname = "big"\n']
+    ninja = ["rule cp\n  command = cp $in $out\n"]
+    for k in range(n):
+        dep = "in.txt" if k % 10 == 0 else f"out/s{k - 1}/o"
+        lines.append(f'[stages.s{k}]\nplugin = "stage_shell"\ndeps = {{ i = "{dep}" }}\n'
+                     f'outs = {{ o = "out/s{k}/o" }}\nparams = {{ cmd = "cp {{dep:i}} {{out:o}}" }}\n')
+        ninja.append(f"build out/s{k}/o: cp {dep}\n")
+    open(f"{root}/workflow.toml", "w").write("\n".join(lines))
+    open(f"{root}/build.ninja", "w").write("".join(ninja))
+
+
+def bench_dag(cadenza):
+    print("4. large DAGs (median of 3)")
+    print(f"   {'stages':>8}{'dag':>10}{'status':>10}{'ninja -n':>10}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (10000, 20000):
+            root = os.path.join(tmp, f"dag{n}")
+            large_dag(root, n)
+            dag = timed([cadenza, "dag"], root, repeat=3)
+            status = timed([cadenza, "status"], root, repeat=3)
+            ninja = timed(["ninja", "-n"], root, repeat=3) if shutil.which("ninja") else float("nan")
+            print(f"   {n:>8}{dag:>9.2f}s{status:>9.2f}s{ninja:>9.2f}s")
+    print("   goal: dag and status <= 0.5 s for 10,000 stages")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cadenza", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build", "cadenza"))
-    ap.add_argument("--only", choices=["noop", "hash", "restore"])
+    ap.add_argument("--only", choices=["noop", "hash", "restore", "dag"])
     ap.add_argument("--size-gb", type=float, default=2.0)
     args = ap.parse_args()
     cadenza = os.path.abspath(args.cadenza)
@@ -167,6 +199,8 @@ def main():
         bench_hash(cadenza, args.size_gb)
     if args.only in (None, "restore"):
         bench_restore(cadenza, args.size_gb)
+    if args.only in (None, "dag"):
+        bench_dag(cadenza)
 
 
 if __name__ == "__main__":

@@ -66,6 +66,23 @@ TEST(StageGraph, NestedOutsConflict) {
   EXPECT_THAT(error_of([&] { StageGraph g(f.wf); }), HasSubstr("overlaps output 'out' of stage 'a'"));
 }
 
+// Outs are compared as neighbours in tree order (O(n log n)): a sibling that
+// sorts between a directory and its content ("out-b" between "out" and
+// "out/sub" in plain byte order) must not hide the overlap.
+TEST(StageGraph, OverlapsAreFoundPastSiblingsThatSortBetween) {
+  Fixture f(stage("a", "r = \"raw.txt\"", "o = \"out\"") + stage("m", "r = \"raw.txt\"", "o = \"out-b\", p = \"out.c\"") +
+            stage("b", "r = \"raw.txt\"", "o = \"out/sub\""));
+  EXPECT_THAT(error_of([&] { StageGraph g(f.wf); }),
+              HasSubstr("stage 'b' writes 'out/sub', which overlaps output 'out' of stage 'a'"));
+  // A dep below an out, and an out below a dep's directory, both link.
+  Fixture g(stage("a", "r = \"raw.txt\"", "o = \"data\"") + stage("z", "r = \"raw.txt\"", "o = \"data-z\"") +
+            stage("b", "x = \"data/part/1\"", "o = \"b\"") + stage("c", "r = \"raw.txt\"", "o = \"lib/c\"") +
+            stage("d", "x = \"lib\"", "o = \"d\""));
+  StageGraph graph(g.wf);
+  EXPECT_EQ(graph.upstream(graph.index_of("b")), std::vector<size_t>{graph.index_of("a")});
+  EXPECT_EQ(graph.upstream(graph.index_of("d")), std::vector<size_t>{graph.index_of("c")});
+}
+
 TEST(StageGraph, StageReadingItsOwnOutput) {
   Fixture f(stage("a", "x = \"out/x\"", "o = \"out\""));
   EXPECT_THAT(error_of([&] { StageGraph g(f.wf); }),
