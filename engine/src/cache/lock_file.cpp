@@ -1,5 +1,7 @@
 #include "lock_file.h"
 
+#include <stdexcept>
+
 #include <ctime>
 #include <filesystem>
 
@@ -53,6 +55,7 @@ LockFile::LockFile(std::string path) : path_(std::move(path)) {
     if (j.at("version").get<int>() != kLockVersion)
       throw Error(path_ + ": lock file version " + j.at("version").dump() +
                   " is not supported (this cadenza writes version 1)");
+    if (!j.at("stages").is_object()) throw std::invalid_argument("\"stages\" is not a table");
     for (const auto& [name, s] : j.at("stages").items()) try {
       LockEntry e;
       e.key = Hash128::from_hex(s.at("key").get<std::string>());
