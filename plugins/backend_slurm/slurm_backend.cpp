@@ -115,31 +115,53 @@ std::vector<sdk::JobHandle> SlurmBackend::submit_array(const std::vector<sdk::Jo
   if (requests.size() < 2 || !alike_for_array(requests)) return Backend::submit_array(requests);
   const SlurmConfig config = parse_config(requests.front().backend_config_json, config_);
   std::vector<sdk::JobHandle> handles;
-  for (const auto& [first, size] : array_chunks(requests.size(), max_array_size())) {
-    const std::vector<sdk::JobRequest> chunk(requests.begin() + static_cast<long>(first),
-                                             requests.begin() + static_cast<long>(first + size));
-    const std::optional<std::string> dependency = array_dependency(chunk);
-    if (!dependency || size < 2) {  // tasks held on unrelated jobs: one job each
-      for (const auto& r : chunk) handles.push_back(submit(r));
-      continue;
+  try {
+    for (const auto& [first, size] : array_chunks(requests.size(), max_array_size())) {
+      const std::vector<sdk::JobRequest> chunk(requests.begin() + static_cast<long>(first),
+                                               requests.begin() + static_cast<long>(first + size));
+      const std::vector<sdk::JobHandle> queued = submit_chunk(chunk, config);
+      handles.insert(handles.end(), queued.begin(), queued.end());
     }
-    const std::string script = chunk.front().run_dir + "/array.sbatch";
-    {
-      std::ofstream out(script, std::ios::trunc);
-      out << array_script(chunk);
-      if (!out) throw sdk::PluginError("cannot write " + script);
+  } catch (...) {
+    // The caller gets no handle for any of them: what is queued already
+    // would run unwatched, so it goes.
+    if (!handles.empty()) {
+      std::vector<std::string> argv{"scancel"};
+      argv.insert(argv.end(), handles.begin(), handles.end());
+      run_command(argv);
+      for (const auto& h : handles) jobs_.erase(h);
     }
-    sdk::JobRequest shared = chunk.front();
-    shared.log_path = "/dev/null";  // each task appends to its own log (array_script)
-    std::vector<std::string> args = sbatch_args(shared, config, script, dependency);
-    std::string range = "--array=0-" + std::to_string(size - 1);
-    if (config.array_max_running > 0) range += "%" + std::to_string(config.array_max_running);
-    args.insert(args.begin() + 1, range);
-    const std::string id = sbatch(args, "an array of " + std::to_string(size) + " '" + shared.name + "' jobs");
-    for (size_t k = 0; k < size; ++k) {
-      handles.push_back(id + "_" + std::to_string(k));
-      track(handles.back(), chunk[k]);
-    }
+    throw;
+  }
+  return handles;
+}
+
+// One chunk (at most MaxArraySize tasks): one sbatch --array, or, for tasks
+// held on unrelated jobs, one sbatch each.
+std::vector<sdk::JobHandle> SlurmBackend::submit_chunk(const std::vector<sdk::JobRequest>& chunk,
+                                                       const SlurmConfig& config) {
+  std::vector<sdk::JobHandle> handles;
+  const std::optional<std::string> dependency = array_dependency(chunk);
+  if (!dependency || chunk.size() < 2) {
+    for (const auto& r : chunk) handles.push_back(submit(r));
+    return handles;
+  }
+  const std::string script = chunk.front().run_dir + "/array.sbatch";
+  {
+    std::ofstream out(script, std::ios::trunc);
+    out << array_script(chunk);
+    if (!out) throw sdk::PluginError("cannot write " + script);
+  }
+  sdk::JobRequest shared = chunk.front();
+  shared.log_path = "/dev/null";  // each task appends to its own log (array_script)
+  std::vector<std::string> args = sbatch_args(shared, config, script, dependency);
+  std::string range = "--array=0-" + std::to_string(chunk.size() - 1);
+  if (config.array_max_running > 0) range += "%" + std::to_string(config.array_max_running);
+  args.insert(args.begin() + 1, range);
+  const std::string id = sbatch(args, "an array of " + std::to_string(chunk.size()) + " '" + shared.name + "' jobs");
+  for (size_t k = 0; k < chunk.size(); ++k) {
+    handles.push_back(id + "_" + std::to_string(k));
+    track(handles.back(), chunk[k]);
   }
   return handles;
 }

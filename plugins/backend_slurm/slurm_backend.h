@@ -56,6 +56,7 @@ class SlurmBackend : public sdk::Backend {
   size_t max_array_size();
   std::string sbatch(const std::vector<std::string>& args, const std::string& what);
   void track(const std::string& id, const sdk::JobRequest& request);
+  std::vector<sdk::JobHandle> submit_chunk(const std::vector<sdk::JobRequest>& chunk, const SlurmConfig& config);
 
   SlurmConfig config_;
   sdk::BackendHost* host_ = nullptr;

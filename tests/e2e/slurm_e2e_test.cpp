@@ -300,6 +300,38 @@ TEST(SlurmE2E, AnArrayLargerThanMaxArraySizeTakesTheFewestSbatchCalls) {
     EXPECT_THAT(dir.read("task" + std::to_string(k) + "/log.txt"), HasSubstr("variant " + std::to_string(k) + " on node"));
 }
 
+// A later chunk that sbatch refuses takes the chunks already queued with it:
+// the caller gets no handle for them, so they must not run unwatched.
+TEST(SlurmE2E, AnArrayWhoseSecondChunkIsRefusedLeavesNoJobQueued) {
+  REQUIRE_SLURM();
+  test::TempDir dir;
+  const std::string count = dir.str() + "/count";
+  dir.write("bin/sbatch", "#!/bin/sh\necho x >> '" + count + "'\n"
+                          "[ \"$(wc -l < '" + count + "')\" -ge 2 ] && { echo 'refused for the test' >&2; exit 1; }\n"
+                          "exec /usr/bin/sbatch \"$@\"\n");
+  std::filesystem::permissions(dir.str() + "/bin/sbatch", std::filesystem::perms::owner_all);
+  const std::string old_path = std::getenv("PATH");
+  ::setenv("PATH", (dir.str() + "/bin:" + old_path).c_str(), 1);
+  auto backend = PluginLibrary::load(test::plugin_dir() + "/cadenza-backend_slurm.so")->create_backend();
+  QuietHost host;
+  backend->configure("{}", host);
+  std::vector<sdk::JobRequest> requests;
+  for (int k = 0; k < 7; ++k) {
+    sdk::JobRequest r;
+    r.name = "sweep";
+    r.run_id = "chunkfail";
+    r.workdir = dir.str();
+    r.run_dir = dir.str() + "/task" + std::to_string(k);
+    std::filesystem::create_directories(r.run_dir);
+    r.log_path = r.run_dir + "/log.txt";
+    r.argv = {"/bin/sleep", "30"};
+    requests.push_back(r);
+  }
+  EXPECT_THROW(backend->submit_array(requests), sdk::PluginError);
+  ::setenv("PATH", old_path.c_str(), 1);
+  EXPECT_TRUE(wait_until([] { return live_jobs("chunkfail").empty(); }, 20)) << "the first chunk was cancelled";
+}
+
 // A 2x2 sweep on the cluster is one scheduling problem: each stage's four
 // variants go out as one job array (3 sbatch calls for 3 stages, counted by
 // a PATH wrapper around the real sbatch), each train held on its own prep
