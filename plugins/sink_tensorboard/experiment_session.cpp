@@ -4,7 +4,6 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -26,10 +25,6 @@ constexpr const char* kSessionSide = ".cadenza-session.json";
 constexpr const char* kRestoredFile = "events.out.tfevents.0000000000.cadenza-restored";
 constexpr const char* kExperimentFile = "events.out.tfevents.0000000000.cadenza-experiment";
 constexpr const char* kRegistry = ".cadenza-hparams.json";
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 std::map<std::string, HParamValue> hparam_values(const json& flat) {
   std::map<std::string, HParamValue> out;
@@ -150,7 +145,7 @@ double session_start(const SinkPaths& paths, double fallback) {
 void write_restored_stage(const SinkPaths& paths, const std::string& stage, const json& metrics) {
   const std::string dir = paths.stage_dir(stage);
   std::vector<std::string> events;
-  const double t = session_start(paths, now_s());
+  const double t = session_start(paths, now_seconds());
   for (const auto& [tag, m] : metrics.items())
     if (m.contains("last") && m["last"].is_number())
       events.push_back(scalar_event(t, m.value("step", int64_t{0}), tag, m["last"].get<float>()));
@@ -177,7 +172,7 @@ void update_experiment_summary(const SinkPaths& paths, const json& hparams, cons
 
   std::map<std::string, HParamType> infos;
   for (const auto& [name, type] : types.items()) infos[name] = static_cast<HParamType>(type.get<int>());
-  const double t = now_s();
+  const double t = now_seconds();
   replace_event_file(paths.logdir + "/" + kExperimentFile, t,
                      {experiment_event(t, infos, metric_columns(registry["metrics"], columns))});
 }

@@ -1,6 +1,7 @@
 #include "tensorboard_events.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 #include "proto_writer.h"
@@ -89,6 +90,10 @@ std::string hparams_event(double wall_time, std::string_view tag, std::string_vi
 }
 
 }  // namespace
+
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 std::string file_version_event(double wall_time) {
   ProtoWriter e = event_header(wall_time, 0);

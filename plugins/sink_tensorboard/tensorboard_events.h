@@ -14,6 +14,9 @@
 
 namespace cadenza::tensorboard {
 
+// Seconds since the epoch: an event's wall_time.
+double now_seconds();
+
 std::string file_version_event(double wall_time);
 std::string scalar_event(double wall_time, int64_t step, std::string_view tag, float value);
 // Text plugin: a DT_STRING tensor of shape [1].

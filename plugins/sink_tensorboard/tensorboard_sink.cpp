@@ -13,7 +13,6 @@
 // `_hparams_/experiment` summary.
 //
 //   tensorboard --logdir logs/tensorboard
-#include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -26,10 +25,6 @@
 namespace cadenza::tensorboard {
 
 namespace {
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 template <typename F>
 void as_plugin_error(F f) {
@@ -49,25 +44,25 @@ class TensorBoardSink : public sdk::MetricSink {
     // This run replaces what an earlier run of the stage showed.
     as_plugin_error([&] {
       clear_event_files(paths.stage_dir(info.stage_name));
-      writer_ = std::make_unique<EventWriter>(paths.stage_dir(info.stage_name), now_s());
+      writer_ = std::make_unique<EventWriter>(paths.stage_dir(info.stage_name), now_seconds());
     });
   }
 
   void scalar(std::string_view tag, double value, int64_t step) override {
-    write(scalar_event(now_s(), step, tag, static_cast<float>(value)));
+    write(scalar_event(now_seconds(), step, tag, static_cast<float>(value)));
   }
   void text(std::string_view tag, std::string_view text, int64_t step) override {
-    write(text_event(now_s(), step, tag, text));
+    write(text_event(now_seconds(), step, tag, text));
   }
   void audio(std::string_view tag, const float* samples, size_t frames, int channels, int sample_rate,
              int64_t step) override {
-    write(audio_event(now_s(), step, tag, samples, frames, channels, sample_rate));
+    write(audio_event(now_seconds(), step, tag, samples, frames, channels, sample_rate));
   }
   void close(sdk::Outcome) override { writer_.reset(); }
 
   void begin_experiment(const sdk::SinkExperimentInfo& info) override {
     const SinkPaths paths = sink_paths(info.config_json, info.workspace, info.experiment);
-    as_plugin_error([&] { write_session(paths, nlohmann::json::parse(info.hparams_json), now_s(), false, 0, false); });
+    as_plugin_error([&] { write_session(paths, nlohmann::json::parse(info.hparams_json), now_seconds(), false, 0, false); });
   }
 
   // The session's end with the run's status (TensorBoard knows success and
@@ -89,7 +84,7 @@ class TensorBoardSink : public sdk::MetricSink {
         if (s.value("restored", false) && (!s.value("up_to_date", false) || !shown))
           write_restored_stage(paths, stage, metrics);
       }
-      const double t = now_s();
+      const double t = now_seconds();
       write_session(paths, hparams, session_start(paths, t), true, t, outcome == sdk::Outcome::kSucceeded);
       update_experiment_summary(paths, hparams, tags, nlohmann::json::parse(info.metric_columns_json));
     });

@@ -66,7 +66,7 @@ TEST(ExampleE2E, TheExampleWorkflowRunsAndLogsToTensorBoard) {
   EXPECT_EQ(runs["demo/synth"]["audio"]["demo/wet"][0][1]["frames"], 2 * 44100);
   EXPECT_EQ(session["session_start_info"][0]["hparams"]["synth.seed"], 7.0);
   // The windowed family's own defaults, resolved by the engine: the lock and
-  // the HParams show the values used, not a "0 means default" placeholder.
+  // the HParams show the values used, not a "0 means default" sentinel.
   EXPECT_EQ(session["session_start_info"][0]["hparams"]["train.hidden_size"], 36.0);
   const auto lock = nlohmann::json::parse(ws.read("workflow.lock"));
   const std::string lock_text = lock.dump();

@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <fstream>
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -255,32 +256,57 @@ struct QuietHost : sdk::BackendHost {
   void job_output(const sdk::JobHandle&, std::string_view) override {}
 };
 
+// Puts a script named sbatch first on PATH while it lives; `body` may log
+// or refuse, then it calls the real sbatch. Counts what SLURM was asked.
+struct SbatchWrapper {
+  std::string old_path = std::getenv("PATH");
+  SbatchWrapper(const test::TempDir& dir, const std::string& body) {
+    dir.write("bin/sbatch", "#!/bin/sh\n" + body + "exec /usr/bin/sbatch \"$@\"\n");
+    std::filesystem::permissions(dir.str() + "/bin/sbatch", std::filesystem::perms::owner_all);
+    ::setenv("PATH", (dir.str() + "/bin:" + old_path).c_str(), 1);
+  }
+  ~SbatchWrapper() { ::setenv("PATH", old_path.c_str(), 1); }
+};
+
+// `n` like jobs of run `run_id`, each in dir/task<k>, running argv_of(k).
+std::vector<sdk::JobRequest> like_requests(const test::TempDir& dir, const std::string& run_id, int n,
+                                           const std::function<std::vector<std::string>(int)>& argv_of) {
+  std::vector<sdk::JobRequest> requests;
+  for (int k = 0; k < n; ++k) {
+    sdk::JobRequest r;
+    r.name = "sweep";
+    r.run_id = run_id;
+    r.workdir = dir.str();
+    r.run_dir = dir.str() + "/task" + std::to_string(k);
+    std::filesystem::create_directories(r.run_dir);
+    r.log_path = r.run_dir + "/log.txt";
+    r.argv = argv_of(k);
+    requests.push_back(r);
+  }
+  return requests;
+}
+
+std::shared_ptr<sdk::Backend> slurm_backend(sdk::BackendHost& host) {
+  auto backend = PluginLibrary::load(test::plugin_dir() + "/cadenza-backend_slurm.so")->create_backend();
+  backend->configure("{}", host);
+  return backend;
+}
+
 // N > MaxArraySize (5 on the test cluster) like jobs: the fewest sbatch calls.
 TEST(SlurmE2E, AnArrayLargerThanMaxArraySizeTakesTheFewestSbatchCalls) {
   REQUIRE_SLURM();
   test::TempDir dir;
   const std::string calls = dir.str() + "/sbatch-calls";
-  dir.write("bin/sbatch", "#!/bin/sh\necho \"$*\" >> '" + calls + "'\nexec /usr/bin/sbatch \"$@\"\n");
-  std::filesystem::permissions(dir.str() + "/bin/sbatch", std::filesystem::perms::owner_all);
-  const std::string old_path = std::getenv("PATH");
-  ::setenv("PATH", (dir.str() + "/bin:" + old_path).c_str(), 1);
-  auto backend = PluginLibrary::load(test::plugin_dir() + "/cadenza-backend_slurm.so")->create_backend();
   QuietHost host;
-  backend->configure("{}", host);
-  std::vector<sdk::JobRequest> requests;
-  for (int k = 0; k < 7; ++k) {
-    sdk::JobRequest r;
-    r.name = "sweep";
-    r.run_id = "arraytest";
-    r.workdir = dir.str();
-    r.run_dir = dir.str() + "/task" + std::to_string(k);
-    std::filesystem::create_directories(r.run_dir);
-    r.log_path = r.run_dir + "/log.txt";
-    r.argv = {"/bin/sh", "-c", "echo variant " + std::to_string(k) + " on $SLURMD_NODENAME"};
-    requests.push_back(r);
+  auto backend = slurm_backend(host);
+  const auto requests = like_requests(dir, "arraytest", 7, [](int k) {
+    return std::vector<std::string>{"/bin/sh", "-c", "echo variant " + std::to_string(k) + " on $SLURMD_NODENAME"};
+  });
+  std::vector<sdk::JobHandle> handles;
+  {
+    SbatchWrapper wrapper(dir, "echo \"$*\" >> '" + calls + "'\n");
+    handles = backend->submit_array(requests);
   }
-  const auto handles = backend->submit_array(requests);
-  ::setenv("PATH", old_path.c_str(), 1);
   ASSERT_EQ(handles.size(), 7u);
   std::map<sdk::JobHandle, sdk::JobUpdate> done;
   wait_until([&] {
@@ -306,29 +332,14 @@ TEST(SlurmE2E, AnArrayWhoseSecondChunkIsRefusedLeavesNoJobQueued) {
   REQUIRE_SLURM();
   test::TempDir dir;
   const std::string count = dir.str() + "/count";
-  dir.write("bin/sbatch", "#!/bin/sh\necho x >> '" + count + "'\n"
-                          "[ \"$(wc -l < '" + count + "')\" -ge 2 ] && { echo 'refused for the test' >&2; exit 1; }\n"
-                          "exec /usr/bin/sbatch \"$@\"\n");
-  std::filesystem::permissions(dir.str() + "/bin/sbatch", std::filesystem::perms::owner_all);
-  const std::string old_path = std::getenv("PATH");
-  ::setenv("PATH", (dir.str() + "/bin:" + old_path).c_str(), 1);
-  auto backend = PluginLibrary::load(test::plugin_dir() + "/cadenza-backend_slurm.so")->create_backend();
   QuietHost host;
-  backend->configure("{}", host);
-  std::vector<sdk::JobRequest> requests;
-  for (int k = 0; k < 7; ++k) {
-    sdk::JobRequest r;
-    r.name = "sweep";
-    r.run_id = "chunkfail";
-    r.workdir = dir.str();
-    r.run_dir = dir.str() + "/task" + std::to_string(k);
-    std::filesystem::create_directories(r.run_dir);
-    r.log_path = r.run_dir + "/log.txt";
-    r.argv = {"/bin/sleep", "30"};
-    requests.push_back(r);
+  auto backend = slurm_backend(host);
+  const auto requests = like_requests(dir, "chunkfail", 7, [](int) { return std::vector<std::string>{"/bin/sleep", "30"}; });
+  {
+    SbatchWrapper wrapper(dir, "echo x >> '" + count + "'\n[ \"$(wc -l < '" + count +
+                                   "')\" -ge 2 ] && { echo 'refused for the test' >&2; exit 1; }\n");
+    EXPECT_THROW(backend->submit_array(requests), sdk::PluginError);
   }
-  EXPECT_THROW(backend->submit_array(requests), sdk::PluginError);
-  ::setenv("PATH", old_path.c_str(), 1);
   EXPECT_TRUE(wait_until([] { return live_jobs("chunkfail").empty(); }, 20)) << "the first chunk was cancelled";
 }
 
@@ -347,12 +358,11 @@ TEST(SlurmE2E, ASweepIsOneJobArrayPerStageAndRunsSharedWorkOnce) {
                    worker("report", "out/model", "out/report", t),
                kSlurm);
   const std::string calls = shared.str() + "/sbatch-calls";
-  shared.write("bin/sbatch", "#!/bin/sh\necho \"$*\" >> '" + calls + "'\nexec /usr/bin/sbatch \"$@\"\n");
-  std::filesystem::permissions(shared.str() + "/bin/sbatch", std::filesystem::perms::owner_all);
-  const std::string old_path = std::getenv("PATH");
-  ::setenv("PATH", (shared.str() + "/bin:" + old_path).c_str(), 1);
-  auto r = ws.cadenza({"exp", "run", "--grid", "train.suffix=a,bb", "--grid", "train.gain=1,2"});
-  ::setenv("PATH", old_path.c_str(), 1);
+  test::CliResult r;
+  {
+    SbatchWrapper wrapper(shared, "echo \"$*\" >> '" + calls + "'\n");
+    r = ws.cadenza({"exp", "run", "--grid", "train.suffix=a,bb", "--grid", "train.gain=1,2"});
+  }
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("planned together"));
   std::ifstream in(shared.str() + "/trace.txt");

@@ -97,7 +97,7 @@ TEST(ParamSpec, FloatDefaultsRoundTrip) {
 }
 
 // A default that depends on another param is resolved to its value, so
-// nothing downstream records a placeholder.
+// nothing downstream records the sentinel 0.
 TEST(ParamResolver, ADefaultThatDependsOnAnotherParamIsResolved) {
   static Workflow wf;
   const std::vector<ParamSpec> family = {

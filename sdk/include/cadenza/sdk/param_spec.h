@@ -48,7 +48,7 @@ struct ParamSpec {
   // is that entry's `second` (JSON text) instead of default_json. The engine
   // resolves it before anything runs, so the lock, the experiment records
   // and TensorBoard show the value the stage really used, never a "0 means
-  // the family's default" placeholder.
+  // the family's default" sentinel.
   std::string default_by;
   std::vector<std::pair<std::string, std::string>> defaults_by;
 
