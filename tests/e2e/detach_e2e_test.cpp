@@ -9,6 +9,7 @@
 
 #include <fstream>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "workspace.h"
@@ -235,6 +236,65 @@ TEST(DetachE2E, CtrlCOnATerminalCanDetachTheRun) {
   for (const auto& e : std::filesystem::directory_iterator(ws.path() / ".cadenza/runs"))
     if (e.is_directory() && !e.is_symlink()) runs.insert(e.path().filename().string());
   EXPECT_EQ(runs.size(), 2u);
+}
+
+// kill -9 of an attached run between starting a job and recording it (made
+// here by removing the record's lines): the next run cannot know the orphan
+// and runs the stage itself; the orphan, finishing later, must not replace
+// that run's output (the lock would then disagree with the file).
+TEST(DetachE2E, AnOrphanTheNextRunDidNotKnowNeverReplacesItsOutput) {
+  Workspace ws("");
+  ws.write("workflow.toml", "[workflow]\nname = \"e2e\"\n[stages.a]\nplugin = \"stage_shell\"\n"
+                            "outs = { o = \"out/a\" }\nparams = { cmd = \"sleep $(cat " + ws.str() +
+                                "/delay); head -c 100000 /dev/urandom > $CADENZA_OUT_O\" }\n");
+  ws.write("delay", "3");
+  test::CliProcess first(ws.str(), {"run"});
+  ASSERT_TRUE(wait_until([&] { return pid_of_stage(ws, "a") > 0; }));
+  const int orphan = pid_of_stage(ws, "a");
+  first.signal(SIGKILL);
+  first.wait();
+  const std::string first_run = fs::read_symlink(ws.str() + "/.cadenza/runs/latest").string();
+  std::string kept;
+  for (std::istringstream in(ws.read(".cadenza/runs/latest/events.jsonl")); ;) {
+    std::string line;
+    if (!std::getline(in, line)) break;
+    if (line.find("\"stage\":\"a\"") == std::string::npos) kept += line + "\n";
+  }
+  ws.write(".cadenza/runs/latest/events.jsonl", kept);
+  ASSERT_TRUE(process_exists(orphan));
+
+  ws.write("delay", "0");
+  auto second = ws.cadenza({"run"});
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_THAT(second.output, Not(HasSubstr("waiting for its job")));
+  const std::string mine = ws.read("out/a");
+  ASSERT_TRUE(wait_until([&] { return !process_exists(orphan); }, 20));
+  EXPECT_EQ(ws.read("out/a"), mine) << "the orphan replaced the newer run's output";
+  EXPECT_THAT(ws.cadenza({"status"}).output, HasSubstr("a  up to date"));
+  EXPECT_THAT(ws.read(".cadenza/runs/" + first_run + "/a/result.json"),
+              HasSubstr("did not wait for this job"));
+}
+
+// Two `cadenza run` started at once in one workspace: one runs, the other
+// refuses naming it (or, if it came after, finds everything up to date).
+TEST(DetachE2E, TwoRunsStartedAtOnceNeverBothRunAStage) {
+  Workspace ws("");
+  ws.write("workflow.toml", "[workflow]\nname = \"e2e\"\n" +
+                                worker("prep", "data/in.txt", "out/prep",
+                                       "trace = \"" + ws.str() + "/trace.txt\", sleep_ms = 300"));
+  for (int i = 0; i < 4; ++i) {
+    ws.write("data/in.txt", "version " + std::to_string(i) + "\n");
+    test::CliProcess a(ws.str(), {"run"});
+    test::CliProcess b(ws.str(), {"run"});
+    const auto ra = a.wait();
+    const auto rb = b.wait();
+    for (const auto* r : {&ra, &rb}) {
+      if (r->exit_code != 0) EXPECT_THAT(r->output, HasSubstr("already has a live run, run 2"));
+    }
+    EXPECT_TRUE(ra.exit_code == 0 || rb.exit_code == 0) << ra.output << rb.output;
+    EXPECT_EQ(lines_of(ws, "trace.txt"), i + 1) << ra.output << rb.output;
+  }
+  EXPECT_THAT(ws.cadenza({"status"}).output, HasSubstr("prep  up to date"));
 }
 
 }  // namespace

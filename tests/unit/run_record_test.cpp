@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "outcome_resolver.h"
+#include "promotion_guard.h"
 #include "retry_policy.h"
 #include "run_record.h"
 #include "test_util.h"
@@ -107,6 +108,37 @@ TEST(RetryPolicy, EscalatesByCause) {
   EXPECT_FALSE(decide_retry(Outcome::kPreempted, "", r, policy, {0, kMaxPreemptions}).retry);
   EXPECT_FALSE(decide_retry(Outcome::kCancelled, "", r, policy, {}).retry);
   EXPECT_FALSE(decide_retry(Outcome::kNotRun, "", r, policy, {}).retry);
+}
+
+// An orphaned job may promote only if every run that took its run over waits for it.
+TEST(PromotionGuard, AnOrphanPromotesOnlyWhileEveryLaterRunWaitsForIt) {
+  test::TempDir dir;
+  const std::string runs = dir.str();
+  {
+    RunRecorder r1(runs + "/r1", info("r1"));
+    r1.submitted("a", 1, "backend_x", "h1", runs + "/r1/a");
+    r1.submitted("b", 1, "backend_x", "h2", runs + "/r1/b");
+  }
+  PromotionGuard guard(runs);
+  EXPECT_EQ(guard.refusal("r1", "a", 1), "");  // not superseded: its own run still owns it
+  {
+    RunRecorder r2(runs + "/r2", info("r2"));
+    r2.waiting_for("a", "h1", "r1");  // r2 knew a's job, not b's
+  }
+  RunRecorder::append_to(runs + "/r1", R"({"t":1,"event":"superseded","by_run":"r2"})");
+  EXPECT_EQ(guard.refusal("r1", "a", 1), "");
+  EXPECT_THAT(guard.refusal("r1", "b", 1), ::testing::HasSubstr("taken over by run r2"));
+  EXPECT_THAT(guard.refusal("r1", "c", 1), ::testing::HasSubstr("did not wait for this job"));
+  // r2 dies too and r3 knows nothing of r1's job: a may no longer promote.
+  { RunRecorder r3(runs + "/r3", info("r3")); }
+  RunRecorder::append_to(runs + "/r2", R"({"t":2,"event":"superseded","by_run":"r3"})");
+  EXPECT_THAT(guard.refusal("r1", "a", 1), ::testing::HasSubstr("run r2 was taken over by run r3"));
+}
+
+TEST(PromotionGuard, FindsTheRunsDirectoryOfAnAttempt) {
+  EXPECT_EQ(runs_dir_of("/w/.cadenza/runs/r7/train", "r7"), "/w/.cadenza/runs");
+  EXPECT_EQ(runs_dir_of("/w/.cadenza/runs/r7/train/attempt-2", "r7"), "/w/.cadenza/runs");
+  EXPECT_EQ(runs_dir_of("/tmp/somewhere/else", "r7"), "");
 }
 
 }  // namespace

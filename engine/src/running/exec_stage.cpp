@@ -18,6 +18,7 @@
 #include "metrics_recorder.h"
 #include "plugin_library.h"
 #include "process_identity.h"
+#include "promotion_guard.h"
 #include "run_cache.h"
 #include "stage_context.h"
 #include "stage_key.h"
@@ -100,6 +101,18 @@ void promote_outputs(const JobSpec& spec, const std::map<std::string, std::strin
   }
 }
 
+// Promotes under the workspace's promotion lock, unless a later run took the
+// workspace over without waiting for this job (promotion_guard.h).
+void promote_outputs_unless_superseded(const JobSpec& spec,
+                                       const std::map<std::string, std::string>& staging) {
+  const std::string runs_dir = runs_dir_of(spec.run_dir, spec.run_id);
+  if (runs_dir.empty()) return promote_outputs(spec, staging);
+  PromotionGuard guard(runs_dir);
+  if (std::string why = guard.refusal(spec.run_id, spec.stage, spec.attempt); !why.empty())
+    throw Error("stage '" + spec.stage + "': " + why);
+  promote_outputs(spec, staging);
+}
+
 // The stage key, for jobs submitted before their deps existed.
 Hash128 node_side_key(const JobSpec& spec) {
   StageKeyInput in{spec.plugin_name, spec.plugin_version, hash_file(spec.plugin_path),
@@ -137,7 +150,7 @@ void store_and_promote(const JobSpec& spec, const std::map<std::string, std::str
         return hash_file(p);
       });
   }
-  promote_outputs(spec, staging);
+  promote_outputs_unless_superseded(spec, staging);
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include "job_builder.h"
 #include "outcome_resolver.h"
 #include "parallel.h"
+#include "promotion_guard.h"
 #include "retry_policy.h"
 #include "run_console.h"
 #include "run_record.h"
@@ -214,6 +215,9 @@ struct Orchestrator::Impl : public sdk::BackendHost {
             " (" + a.handle + "), which outlived that run's driver");
       }
     }
+    // Under the promotion lock: a job of that run that is about to put its
+    // outputs in place either does so before this line or sees it.
+    PromotionGuard guard(runs_dir());
     RunRecorder::append_to(previous->run_dir,
                            json{{"t", wall_clock_s()}, {"event", "superseded"}, {"by_run", run_id}}.dump());
   }
