@@ -1,5 +1,6 @@
 // End-to-end: the run-cache, lock file and cache commands with the real binary.
 #include <dirent.h>
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <sys/stat.h>
 
@@ -264,6 +265,46 @@ TEST(CacheE2E, VerifyFindsACorruptObjectAndRunDoesNotRestoreIt) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("cached outputs unusable"));
   EXPECT_EQ(ws.read("out/a.txt"), "hello\n");
+}
+
+// Writes `bytes` over the start of `path` in place (through every hardlink
+// to it) and sets its mtime back to 0, as a careless tool or user might.
+void overwrite_in_place_and_reset_mtime(const fs::path& path, const std::string& bytes) {
+  fs::permissions(path, fs::perms::owner_write, fs::perm_options::add);
+  std::ofstream(path, std::ios::binary | std::ios::in) << bytes;
+  fs::permissions(path, fs::perms::owner_write, fs::perm_options::remove);
+  const struct timespec zero[2] = {{0, 0}, {0, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), zero, 0), 0);
+}
+
+// cache_link = "hardlink": the output is the cached object. Edited in place
+// with its mtime set back, neither status, checkout nor a second workspace
+// on the same cache may take the damaged bytes for the stored ones.
+TEST(CacheE2E, HardlinkModeCatchesAnOutputEditedInPlaceWithItsMtimeSetBack) {
+  test::TempDir shared;
+  const std::string header = "cache_dir = \"" + shared.str() + "/cache\"\ncache_link = \"hardlink\"\n";
+  const std::string stages = worker("a", "data/in.txt", "out/a.txt", "upper = true");
+  Workspace one(stages, header), two(stages, header);
+  ASSERT_EQ(one.cadenza({"run"}).exit_code, 0);
+  ASSERT_EQ(fs::hard_link_count(one.path() / "out/a.txt"), 2u);  // it is the object
+  EXPECT_THAT(one.cadenza({"status"}).output, HasSubstr("a  up to date"));
+
+  overwrite_in_place_and_reset_mtime(one.path() / "out/a.txt", "J");
+  EXPECT_THAT(one.cadenza({"status"}).output, Not(HasSubstr("a  up to date")));
+  auto checkout = one.cadenza({"checkout"});
+  EXPECT_THAT(checkout.output, HasSubstr("is corrupt"));
+  EXPECT_NE(one.read("out/a.txt"), "HELLO\n");  // nothing claimed to be restored
+
+  // The second workspace does not get "JELLO": it runs the stage, and its
+  // good output replaces the damaged object.
+  auto r = two.cadenza({"run"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, Not(HasSubstr("restored from cache")));
+  EXPECT_EQ(two.read("out/a.txt"), "HELLO\n");
+  EXPECT_EQ(one.cadenza({"run"}).exit_code, 0);
+  EXPECT_EQ(one.read("out/a.txt"), "HELLO\n");
+  auto verify = one.cadenza({"cache", "verify"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
 }
 
 TEST(CacheE2E, BadLockFileIsAClearError) {

@@ -1,6 +1,7 @@
 #include "content_store.h"
 
 #include <gmock/gmock.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include "hash.h"
@@ -116,6 +117,34 @@ TEST_F(ContentStoreTest, ACorruptObjectIsNeverRestored) {
                 HasSubstr("is corrupt"));
     EXPECT_FALSE(dir_.exists("ws/r.txt"));
   }
+}
+
+// Written through a hardlink with the mtime set back to 0: only the ctime
+// tells, and a restore in any mode re-hashes and refuses. A mere unlink of a
+// linked workspace file also moves the ctime: that costs a re-hash, not the object.
+TEST_F(ContentStoreTest, AnObjectWrittenThroughAHardlinkIsCaughtByItsCtime) {
+  const std::string f = dir_.write("ws/a.txt", "alpha");
+  const auto out = store_.store(f, dir_.str() + "/ws", LinkMode::kHardlink);
+  store_.reseal_linked();
+  store_.restore(out, dir_.str() + "/ws/b.txt", LinkMode::kHardlink);
+  ASSERT_EQ(::unlink((dir_.str() + "/ws/b.txt").c_str()), 0);
+  store_.restore(out, dir_.str() + "/ws/c.txt", LinkMode::kCopy);  // still good
+  EXPECT_EQ(dir_.read("ws/c.txt"), "alpha");
+
+  ::chmod(f.c_str(), 0644);
+  std::ofstream(f, std::ios::binary | std::ios::in) << "ALPHA";
+  const struct timespec zero[2] = {{0, 0}, {0, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, f.c_str(), zero, 0), 0);
+  for (LinkMode mode : {LinkMode::kCopy, LinkMode::kHardlink, LinkMode::kAuto}) {
+    EXPECT_THAT(error_of([&] { store_.restore(out, dir_.str() + "/ws/r.txt", mode); }),
+                HasSubstr("is corrupt"));
+    EXPECT_FALSE(dir_.exists("ws/r.txt"));
+  }
+  // Storing the right bytes again replaces the damaged object.
+  const std::string g = dir_.write("ws/g.txt", "alpha");
+  EXPECT_EQ(store_.store(g, dir_.str() + "/ws", LinkMode::kCopy).hash, out.hash);
+  store_.restore(out, dir_.str() + "/ws/r.txt", LinkMode::kHardlink);
+  EXPECT_EQ(dir_.read("ws/r.txt"), "alpha");
 }
 
 TEST_F(ContentStoreTest, MissingObjectIsAClearError) {

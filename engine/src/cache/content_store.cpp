@@ -62,8 +62,6 @@ void seal(const std::string& path) {
   ::utimensat(AT_FDCWD, path.c_str(), times, 0);
 }
 
-bool is_sealed(const FileStat& st) { return st.mtime_ns == 0; }
-
 // Replaces `dest` by `staged` so that `dest` is always either whole-old or whole-new.
 void swap_into_place(const std::string& staged, const std::string& dest) {
   const std::string aside = dest + ".cadenza-old-" + unique_suffix();
@@ -89,7 +87,13 @@ LinkMode link_mode_from_name(const std::string& name) {
   throw Error("unknown cache link mode '" + name + "' (auto, reflink, hardlink, copy)");
 }
 
-ContentStore::ContentStore(std::string root, bool shared) : root_(std::move(root)), shared_(shared) {}
+ContentStore::ContentStore(std::string root, bool shared)
+    : root_(std::move(root)), shared_(shared), seals_(root_) {}
+
+void ContentStore::reseal_linked() noexcept {
+  for (const Hash128& hash : linked_) seals_.record(hash, object_path(hash));
+  linked_.clear();
+}
 
 void ContentStore::ensure_dir(const std::string& dir) const {
   std::error_code ec;
@@ -143,12 +147,16 @@ Hash128 ContentStore::store_file(const std::string& path, LinkMode mode, uint64_
   }
   const std::string object = object_path(hash);
   FileStat existing;
-  if (stat_path(object, &existing) && existing.size == *size) {
-    ::unlink(tmp.c_str());  // already stored (maybe by another process)
+  // Already stored (maybe by another process), and intact: a copy damaged
+  // through a hardlink is replaced by this good one below.
+  if (stat_path(object, &existing) && existing.size == *size &&
+      (seals_.holds(hash, existing) || hash_file(object) == hash)) {
+    ::unlink(tmp.c_str());
     if (mode == LinkMode::kHardlink) {
       // Make the output the stored object, so workspace and cache share it.
       const std::string staged = path + ".cadenza-link-" + unique_suffix();
-      if (::link(object.c_str(), staged.c_str()) == 0) ::rename(staged.c_str(), path.c_str());
+      if (::link(object.c_str(), staged.c_str()) == 0 && ::rename(staged.c_str(), path.c_str()) == 0)
+        linked_.push_back(hash);
     }
     return hash;
   }
@@ -159,6 +167,7 @@ Hash128 ContentStore::store_file(const std::string& path, LinkMode mode, uint64_
     ::unlink(tmp.c_str());
     throw Error("cannot store object " + object + ": " + why);
   }
+  if (mode == LinkMode::kHardlink) linked_.push_back(hash);
   return hash;
 }
 
@@ -244,20 +253,24 @@ std::vector<ManifestEntry> ContentStore::read_manifest(const Hash128& hash) cons
 }
 
 void ContentStore::restore_file(const Hash128& hash, uint64_t size, bool executable,
-                                const std::string& dest, LinkMode mode) const {
+                                const std::string& dest, LinkMode mode,
+                                std::vector<Hash128>* linked) const {
   const std::string object = object_path(hash);
   FileStat st;
   if (!stat_path(object, &st))
     throw Error("object " + hash.hex() + " is missing from the cache " + root_ +
                 " (run `cadenza pull`, or rerun the stage)");
-  if (st.size != size || (!is_sealed(st) && hash_file(object) != hash))
+  const bool trusted = st.size == size && seals_.holds(hash, st);
+  if (!trusted && (st.size != size || hash_file(object) != hash))
     throw Error("object " + object + " is corrupt (size or content does not match its hash); "
                 "it was not restored. Run `cadenza cache verify --remove` and rerun the stage");
   if (mode == LinkMode::kHardlink) {
     if (::link(object.c_str(), dest.c_str()) != 0)
       throw Error("cannot hardlink " + object + " to " + dest + ": " + errno_text());
+    linked->push_back(hash);  // sealed anew once `dest` is in place
     return;
   }
+  if (!trusted) seals_.record(hash, object);  // re-hashed and good
   Fd in(::open(object.c_str(), O_RDONLY | O_CLOEXEC));
   if (in.fd < 0) throw Error("cannot read " + object + ": " + errno_text());
   Fd out(::open(dest.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, executable ? 0755 : 0644));
@@ -278,18 +291,20 @@ void ContentStore::restore(const StoredOutput& out, const std::string& dest, Lin
   const std::string staged =
       (d.parent_path() / ("." + d.filename().string() + ".cadenza-restore-" + unique_suffix()))
           .string();
+  std::vector<Hash128> linked;
   try {
     if (!out.is_dir) {
-      restore_file(out.hash, out.size, false, staged, mode);
+      restore_file(out.hash, out.size, false, staged, mode, &linked);
     } else {
       fs::create_directories(staged);
       for (const auto& e : read_manifest(out.hash)) {
         const fs::path target = fs::path(staged) / e.path;
         fs::create_directories(target.parent_path());
-        restore_file(e.hash, e.size, e.executable, target.string(), mode);
+        restore_file(e.hash, e.size, e.executable, target.string(), mode, &linked);
       }
     }
     swap_into_place(staged, dest);
+    for (const Hash128& hash : linked) seals_.record(hash, object_path(hash));
   } catch (...) {
     remove_all_quietly(staged);
     throw;

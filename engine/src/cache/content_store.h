@@ -10,9 +10,10 @@
 //   - an object is written to tmp/ and renamed into place, so it appears
 //     whole or not at all; two writers of the same object race harmlessly;
 //   - objects are read-only and their mtime is pinned to 0 when stored; a
-//     restore that finds another mtime or size knows the object was written
-//     through (a hardlinked workspace file opened for writing) and re-hashes
-//     it before use: a corrupt object is never restored silently;
+//     restore that finds another mtime or size, or (for an object Cadenza
+//     hardlinked into a workspace) another ctime than it recorded, knows the
+//     object may have been written through and re-hashes it before use: a
+//     corrupt object is never restored silently (object_seal.h);
 //   - with `shared`, directories are group-writable and setgid, and files
 //     group-readable, so several users can share one cache.
 //
@@ -30,6 +31,7 @@
 
 #include "hash.h"
 #include "manifest.h"
+#include "object_seal.h"
 
 namespace cadenza {
 
@@ -61,16 +63,24 @@ class ContentStore {
   // Every object file (relative to objects/), for verify and gc.
   std::vector<std::string> list_objects() const;
 
+  // With kHardlink, store() makes each output the object itself, and the
+  // caller then renames it into place, which moves the inode's ctime: call
+  // this after that rename so the objects' seals record the final ctime.
+  void reseal_linked() noexcept;
+  const ObjectSeals& seals() const { return seals_; }
+
  private:
   Hash128 store_file(const std::string& path, LinkMode mode, uint64_t* size, bool* executable);
   void put_object_text(const Hash128& hash, const std::string& text, bool manifest);
   void restore_file(const Hash128& hash, uint64_t size, bool executable, const std::string& dest,
-                    LinkMode mode) const;
+                    LinkMode mode, std::vector<Hash128>* linked) const;
   void ensure_dir(const std::string& dir) const;
   std::string temp_path() const;
 
   std::string root_;
   bool shared_;
+  ObjectSeals seals_;
+  std::vector<Hash128> linked_;  // objects store() linked to outputs, for reseal_linked()
 };
 
 // Hashes a file or directory tree the way ContentStore does, without

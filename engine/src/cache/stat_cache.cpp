@@ -20,7 +20,9 @@ bool stat_path(const std::string& path, FileStat* out) {
   if (::stat(path.c_str(), &st) != 0) return false;
   out->size = static_cast<uint64_t>(st.st_size);
   out->mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  out->ctime_ns = static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
   out->inode = st.st_ino;
+  out->links = st.st_nlink;
   out->device = st.st_dev;
   out->is_dir = S_ISDIR(st.st_mode);
   out->is_executable = (st.st_mode & S_IXUSR) != 0;
@@ -29,7 +31,7 @@ bool stat_path(const std::string& path, FileStat* out) {
 
 namespace {
 
-constexpr const char* kMagic = "cadenza-statcache 3 ";
+constexpr const char* kMagic = "cadenza-statcache 4 ";
 constexpr size_t kFirstLine = 20 + 12 + 1;  // magic, 12 digits, newline
 
 // A cursor over one line of the cache file.
@@ -54,9 +56,10 @@ struct Line {
     p += 33;
     return true;
   }
-  // "<hash> <size> <mtime> <inode> <device> <x|-> "
+  // "<hash> <size> <mtime> <ctime> <inode> <device> <x|-> "
   bool file(Hash128* h, FileStat* st) {
-    if (!hash(h) || !number(&st->size) || !number(&st->mtime_ns) || !number(&st->inode) ||
+    if (!hash(h) || !number(&st->size) || !number(&st->mtime_ns) || !number(&st->ctime_ns) ||
+        !number(&st->inode) ||
         !number(&st->device) || end - p < 3 || p[1] != ' ')
       return false;
     st->is_executable = p[0] == 'x';
@@ -79,9 +82,10 @@ void for_each_line(const std::string& text, Fn&& fn) {
 }
 
 void append_file(std::string& out, const Hash128& hash, const FileStat& st) {
-  char buf[96];
-  std::snprintf(buf, sizeof buf, " %llu %lld %llu %llu %c ", static_cast<unsigned long long>(st.size),
-                static_cast<long long>(st.mtime_ns), static_cast<unsigned long long>(st.inode),
+  char buf[128];
+  std::snprintf(buf, sizeof buf, " %llu %lld %lld %llu %llu %c ", static_cast<unsigned long long>(st.size),
+                static_cast<long long>(st.mtime_ns), static_cast<long long>(st.ctime_ns),
+                static_cast<unsigned long long>(st.inode),
                 static_cast<unsigned long long>(st.device), st.is_executable ? 'x' : '-');
   out += hash.hex();
   out += buf;

@@ -1,7 +1,10 @@
 // The stat cache: what a path's content hash was when its stat looked like
 // this, so that unchanged files are not hashed again. A file whose stat
-// changed in any field (size, mtime in ns, inode, device, executable bit) is
-// re-hashed; the mtime alone is not trusted.
+// changed in any field (size, mtime and ctime in ns, inode, device,
+// executable bit) is re-hashed; the mtime alone is not trusted: anyone can
+// set it back (`touch -d`), while the kernel moves the ctime on every write
+// and no one can set it. (A hardlinked output's ctime also moves when another
+// workspace links the same cache object: that costs one re-hash.)
 //
 // Two kinds of records:
 //   file  path -> stat -> hash
@@ -14,12 +17,12 @@
 //         per-file records, to re-hash just the files whose stat changed.
 //
 // On disk (.cadenza/statcache):
-//   cadenza-statcache 3 <header bytes, 12 digits>
-//   F <hash> <size> <mtime_ns> <inode> <device> <x|-> <path>
+//   cadenza-statcache 4 <header bytes, 12 digits>
+//   F <hash> <size> <mtime_ns> <ctime_ns> <inode> <device> <x|-> <path>
 //   D <tree hash> <size> <fingerprint> <offset> <length> <path>
 //   ...end of header...
 //   per-directory blocks, at <offset> from the end of the header:
-//   <hash> <size> <mtime_ns> <inode> <device> <x|-> <relative path>
+//   <hash> <size> <mtime_ns> <ctime_ns> <inode> <device> <x|-> <relative path>
 // A run reads the header only. Blocks are read through the descriptor
 // opened at load, so a concurrent atomic replace cannot mix two versions.
 // Saving rewrites the file atomically; two processes saving at once lose one
@@ -41,12 +44,15 @@ namespace cadenza {
 struct FileStat {
   uint64_t size = 0;
   int64_t mtime_ns = 0;
+  int64_t ctime_ns = 0;
   uint64_t inode = 0;
+  uint64_t links = 1;  // hard links to the inode; not part of the identity
   uint64_t device = 0;
   bool is_dir = false;
   bool is_executable = false;
   bool operator==(const FileStat& o) const {
-    return size == o.size && mtime_ns == o.mtime_ns && inode == o.inode && device == o.device &&
+    return size == o.size && mtime_ns == o.mtime_ns && ctime_ns == o.ctime_ns && inode == o.inode &&
+           device == o.device &&
            is_executable == o.is_executable;
   }
 };

@@ -15,7 +15,8 @@ namespace cadenza {
 namespace {
 
 void add_to_fingerprint(Hasher& h, const std::string& rel, const FileStat& st) {
-  const uint64_t fields[5] = {st.size, static_cast<uint64_t>(st.mtime_ns), st.inode, st.device,
+  const uint64_t fields[6] = {st.size, static_cast<uint64_t>(st.mtime_ns),
+                              static_cast<uint64_t>(st.ctime_ns), st.inode, st.device,
                               st.is_executable ? 1u : 0u};
   h.update(rel.data(), rel.size() + 1);  // with its terminating NUL as separator
   h.update(fields, sizeof fields);
@@ -50,7 +51,9 @@ void walk(int dir_fd, const std::string& abs, std::string& rel, Visit& visit) {
     FileStat fst;
     fst.size = static_cast<uint64_t>(st.st_size);
     fst.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    fst.ctime_ns = static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
     fst.inode = st.st_ino;
+    fst.links = st.st_nlink;
     fst.device = st.st_dev;
     fst.is_executable = (st.st_mode & S_IXUSR) != 0;
     visit(rel, fst);

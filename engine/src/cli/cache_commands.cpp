@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "cache_refs.h"
@@ -46,6 +47,21 @@ void add_refs(const ContentStore& store, const StoredOutput& out, std::set<std::
 StoredOutput stored(const LockedPath& p) { return {p.hash, p.size, p.is_dir}; }
 
 namespace {
+
+// "ab/cdef…[.dir]" (relative to objects/) -> the object's hash; nullopt for a stray file.
+std::optional<Hash128> object_hash_of(std::string rel) {
+  rel.erase(std::remove(rel.begin(), rel.end(), '/'), rel.end());
+  if (rel.size() > 4 && rel.compare(rel.size() - 4, 4, ".dir") == 0) rel.resize(rel.size() - 4);
+  try {
+    return Hash128::from_hex(rel);
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
+void forget_seal(const ContentStore& store, const std::string& rel) {
+  if (auto hash = object_hash_of(rel)) store.seals().forget(*hash);
+}
 
 std::string workflow_arg(const CliArgs& cli) {
   return cli.positionals().empty() ? "workflow.toml" : cli.positionals()[0];
@@ -253,7 +269,10 @@ int cmd_gc(const Args& args) {
       ++kept;
       continue;
     }
-    if (!dry) ::unlink(path.c_str());
+    if (!dry) {
+      ::unlink(path.c_str());
+      forget_seal(cache.store(), rel);
+    }
     ++removed;
     freed += static_cast<uint64_t>(st.st_size);
   }
@@ -292,9 +311,8 @@ int cmd_cache(const Args& args) {
   for (const auto& rel : store.list_objects()) {
     const std::string path = wf.cache_dir + "/objects/" + rel;
     const bool manifest = rel.size() > 4 && rel.compare(rel.size() - 4, 4, ".dir") == 0;
-    std::string name = rel;
-    name.erase(std::remove(name.begin(), name.end(), '/'), name.end());
-    if (manifest) name.resize(name.size() - 4);
+    const auto hash = object_hash_of(rel);
+    const std::string name = hash ? hash->hex() : "";
     bool good = false;
     try {
       uint64_t size = 0;
@@ -309,7 +327,10 @@ int cmd_cache(const Args& args) {
     }
     ++corrupt;
     std::cout << "corrupt: " << path << (cli.has("--remove") ? " (removed)" : "") << "\n";
-    if (cli.has("--remove")) ::unlink(path.c_str());
+    if (cli.has("--remove")) {
+      ::unlink(path.c_str());
+      forget_seal(store, rel);
+    }
   }
   int incomplete = 0, damaged = 0;
   const RunCache runs(wf.cache_dir, wf.cache_shared);

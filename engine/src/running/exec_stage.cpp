@@ -151,6 +151,7 @@ void store_and_promote(const JobSpec& spec, const std::map<std::string, std::str
       });
   }
   promote_outputs_unless_superseded(spec, staging);
+  if (store) store->reseal_linked();
 }
 
 }  // namespace
