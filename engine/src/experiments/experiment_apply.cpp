@@ -1,6 +1,6 @@
 #include "experiment_apply.h"
 
-#include <toml++/toml.h>
+#include "toml_include.h"
 
 #include <algorithm>
 #include <filesystem>

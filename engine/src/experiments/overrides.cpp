@@ -1,6 +1,6 @@
 #include "overrides.h"
 
-#include <toml++/toml.h>
+#include "toml_include.h"
 
 #include <cmath>
 #include <map>

@@ -82,6 +82,7 @@ void skip_string(Cursor& at) {
 }
 
 // Nesting: brackets and braces open levels; dots in a key add one each.
+// Also: only ASCII outside strings and comments.
 void check_nesting(Cursor& at) {
   const std::string& s = at.text;
   int depth = 0, dots = 0;
@@ -95,6 +96,12 @@ void check_nesting(Cursor& at) {
       while (at.i < s.size() && s[at.i] != '\n') at.advance();
       continue;
     }
+    // TOML 1.0 allows non-ASCII only in strings and comments, and toml++
+    // 3.3.0 reaches undefined behaviour classifying some such characters
+    // (U+FBB6..U+FEFE) as whitespace: refuse them before it looks.
+    if (static_cast<unsigned char>(c) >= 0x80)
+      at.fail("a non-ASCII character outside a quoted string or comment; TOML allows only ASCII "
+              "in keys and bare values: quote the key or value");
     if (c == '[' || c == '{') ++depth;
     if ((c == ']' || c == '}') && depth > 0) --depth;
     if (c == '.') ++dots;

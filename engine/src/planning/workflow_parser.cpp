@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
+#include "toml_include.h"
 
 #include "condition.h"
 #include "toml_limits.h"
