@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Cadenza needs to build, test and run its example.
 # Idempotent: only missing packages are installed, so a warm machine pays nothing.
-# Usage: scripts/setup-deps.sh [--with-ml] [--with-bench] [--with-slurm] [--with-containers]
+# Usage: scripts/setup-deps.sh [--with-ml] [--with-bench] [--with-slurm] [--with-containers] [--with-fuzz]
 #   --with-ml     LibTorch (the training plugins) and OpenBLAS: Debian's
 #                 LibTorch calls whatever libblas.so.3 is selected, and the
 #                 reference BLAS is ~10x slower for these models.
@@ -11,12 +11,14 @@ base=(g++ make cmake ninja-build pkgconf ccache
       libboost-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libtomlplusplus-dev
       libgtest-dev libgmock-dev libxxhash-dev libsndfile1-dev python3)
 ml=(libtorch-dev libopenblas0-pthread)
-bench=(hyperfine snakemake python3-torch podman)
+bench=(hyperfine snakemake python3-torch podman xxhash)  # xxhash: xxhsum, the hashing anchor
 slurm=(slurm-wlm munge)  # the SLURM test cluster (scripts/slurm-test-cluster.sh)
 # Containers: Charliecloud runs the tests' images, mmdebstrap and SquashFS
 # build them (scripts/build-image.sh); podman, for the image's Docker
 # archive only, comes with --with-bench.
 containers=(charliecloud-runtime mmdebstrap squashfs-tools)
+# The parser's fuzz target (tests/fuzz): clang with libFuzzer and the sanitizers' runtimes.
+fuzz=(clang libclang-rt-14-dev)
 
 want=("${base[@]}")
 for arg in "$@"; do
@@ -25,7 +27,8 @@ for arg in "$@"; do
     --with-bench) want+=("${bench[@]}") ;;
     --with-slurm) want+=("${slurm[@]}") ;;
     --with-containers) want+=("${containers[@]}") ;;
-    *) echo "setup-deps.sh: unknown option '$arg' (known: --with-ml --with-bench --with-slurm --with-containers)" >&2; exit 2 ;;
+    --with-fuzz) want+=("${fuzz[@]}") ;;
+    *) echo "setup-deps.sh: unknown option '$arg' (known: --with-ml --with-bench --with-slurm --with-containers --with-fuzz)" >&2; exit 2 ;;
   esac
 done
 

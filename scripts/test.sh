@@ -3,7 +3,7 @@
 # Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup-deps.sh --with-ml --with-slurm --with-containers
+scripts/setup-deps.sh --with-ml --with-slurm --with-containers --with-fuzz
 scripts/build.sh
 
 # The container tests run stages through Charliecloud in a minimal image
