@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Cadenza needs to build, test and run its example.
 # Idempotent: only missing packages are installed, so a warm machine pays nothing.
-# Usage: scripts/setup-deps.sh [--with-ml] [--with-bench] [--with-slurm] [--with-containers] [--with-fuzz]
+# Usage: scripts/setup-deps.sh [--with-ml] [--with-bench] [--with-slurm] [--with-containers] [--with-fuzz] [--with-ssh]
 #   --with-ml     LibTorch (the training plugins) and OpenBLAS: Debian's
 #                 LibTorch calls whatever libblas.so.3 is selected, and the
 #                 reference BLAS is ~10x slower for these models.
@@ -17,6 +17,9 @@ slurm=(slurm-wlm munge)  # the SLURM test cluster (scripts/slurm-test-cluster.sh
 # build them (scripts/build-image.sh); podman, for the image's Docker
 # archive only, comes with --with-bench.
 containers=(charliecloud-runtime mmdebstrap squashfs-tools)
+# ssh remotes and `cadenza sync` run the user's OpenSSH and rsync; the tests
+# also start a throw-away sshd (scripts/sshd-test-server.sh).
+ssh=(openssh-client openssh-server rsync)
 # The parser's fuzz target (tests/fuzz): clang with libFuzzer and the sanitizers' runtimes.
 fuzz=(clang libclang-rt-14-dev)
 
@@ -28,7 +31,8 @@ for arg in "$@"; do
     --with-slurm) want+=("${slurm[@]}") ;;
     --with-containers) want+=("${containers[@]}") ;;
     --with-fuzz) want+=("${fuzz[@]}") ;;
-    *) echo "setup-deps.sh: unknown option '$arg' (known: --with-ml --with-bench --with-slurm --with-containers --with-fuzz)" >&2; exit 2 ;;
+    --with-ssh) want+=("${ssh[@]}") ;;
+    *) echo "setup-deps.sh: unknown option '$arg' (known: --with-ml --with-bench --with-slurm --with-containers --with-fuzz --with-ssh)" >&2; exit 2 ;;
   esac
 done
 

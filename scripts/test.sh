@@ -3,7 +3,7 @@
 # Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup-deps.sh --with-ml --with-slurm --with-containers --with-fuzz
+scripts/setup-deps.sh --with-ml --with-slurm --with-containers --with-fuzz --with-ssh
 scripts/build.sh
 
 # The container tests run stages through Charliecloud in a minimal image
@@ -27,10 +27,12 @@ fi
 # The SLURM tests run against a real throw-away cluster on this host
 # (munge, slurmctld, 3 slurmd), stopped by its pid files when we exit.
 # It needs root; in CI a cluster that cannot start is a failure.
+cleanup=()
+trap 'for c in "${cleanup[@]}"; do $c; done' EXIT
 if [ "$(id -u)" = 0 ]; then
   if cluster_env=$(scripts/slurm-test-cluster.sh start); then
     eval "$cluster_env"
-    trap "$PWD/scripts/slurm-test-cluster.sh stop" EXIT
+    cleanup+=("$PWD/scripts/slurm-test-cluster.sh stop")
   elif [ "${CI:-}" = true ]; then
     echo "test.sh: the SLURM test cluster did not start" >&2
     exit 1
@@ -40,6 +42,19 @@ if [ "$(id -u)" = 0 ]; then
 else
   echo "*** test.sh: not root, so no SLURM test cluster: SLURM tests are SKIPPED ***" >&2
 fi
+
+# The ssh remote and sync tests log in to a throw-away sshd on 127.0.0.1
+# (its own host and user keys), stopped by its pid file when we exit.
+if [ "$(id -u)" = 0 ]; then
+  if sshd_env=$(scripts/sshd-test-server.sh start); then
+    eval "$sshd_env"
+    cleanup+=("$PWD/scripts/sshd-test-server.sh stop")
+  elif [ "${CI:-}" = true ]; then
+    echo "test.sh: the test sshd did not start" >&2
+    exit 1
+  fi
+fi
+[ -n "${CADENZA_TEST_SSH_CONFIG:-}" ] || echo "*** test.sh: no test sshd: ssh tests are SKIPPED ***" >&2
 
 cd build
 ctest -j "${CADENZA_TEST_JOBS:-2}" --output-on-failure --timeout 600

@@ -26,36 +26,64 @@ std::string ProcessResult::describe() const {
   return "exit code " + std::to_string(exit_code);
 }
 
-ProcessResult run_process(const std::vector<std::string>& argv) {
-  int out_pipe[2], err_pipe[2];
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0)
+namespace {
+
+// Spawns argv with stdout and stderr captured and, if `input` is given, its
+// text on stdin (else stdin is inherited); waits for it.
+ProcessResult spawn_and_collect(const std::vector<std::string>& argv, const std::string* input) {
+  int out_pipe[2], err_pipe[2], in_pipe[2] = {-1, -1};
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0 ||
+      (input && ::pipe2(in_pipe, O_CLOEXEC) != 0))
     throw Error(std::string("cannot create a pipe: ") + std::strerror(errno));
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
   posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+  if (input) posix_spawn_file_actions_adddup2(&actions, in_pipe[0], 0);
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = 0;
-  int rc = ::posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  // A bare name (ssh, rsync) is looked up on PATH.
+  const bool search = argv[0].find('/') == std::string::npos;
+  int rc = search ? ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ)
+                  : ::posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
+  if (input) ::close(in_pipe[0]);
   if (rc != 0) {
     ::close(out_pipe[0]);
     ::close(err_pipe[0]);
+    if (input) ::close(in_pipe[1]);
     throw Error("cannot start " + argv[0] + ": " + std::strerror(rc));
   }
   ProcessResult result;
-  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  size_t written = 0;
+  if (input) {
+    ::fcntl(in_pipe[1], F_SETFL, O_NONBLOCK);
+    if (input->empty()) {
+      ::close(in_pipe[1]);
+      in_pipe[1] = -1;
+    }
+  }
+  pollfd fds[3] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}, {input ? in_pipe[1] : -1, POLLOUT, 0}};
   std::string* sinks[2] = {&result.out, &result.err};
   int open_fds = 2;
   char buf[65536];
+  const sighandler_t old_pipe = ::signal(SIGPIPE, SIG_IGN);  // a child that stops reading
   while (open_fds > 0) {
-    if (::poll(fds, 2, -1) < 0) {
+    if (::poll(fds, 3, -1) < 0) {
       if (errno == EINTR) continue;
       break;
+    }
+    if (fds[2].fd >= 0 && (fds[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
+      const ssize_t n = ::write(fds[2].fd, input->data() + written, input->size() - written);
+      if (n > 0) written += static_cast<size_t>(n);
+      if ((n < 0 && errno != EAGAIN && errno != EINTR) || written == input->size()) {
+        ::close(fds[2].fd);
+        fds[2].fd = -1;
+      }
     }
     for (int i = 0; i < 2; ++i) {
       if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
@@ -69,12 +97,22 @@ ProcessResult run_process(const std::vector<std::string>& argv) {
       }
     }
   }
+  if (fds[2].fd >= 0) ::close(fds[2].fd);
+  ::signal(SIGPIPE, old_pipe);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
   else result.exit_code = WEXITSTATUS(status);
   return result;
+}
+
+}  // namespace
+
+ProcessResult run_process(const std::vector<std::string>& argv) { return spawn_and_collect(argv, nullptr); }
+
+ProcessResult run_process_with_input(const std::vector<std::string>& argv, const std::string& input) {
+  return spawn_and_collect(argv, &input);
 }
 
 }  // namespace cadenza

@@ -22,8 +22,11 @@ struct ProcessResult {
   std::string describe() const;
 };
 
-// argv[0] must be a path. Throws Error if the process cannot be started.
+// argv[0] is a path, or a bare name looked up on PATH. Throws Error if the
+// process cannot be started.
 ProcessResult run_process(const std::vector<std::string>& argv);
+// The same with `input` as the child's stdin (closed once written).
+ProcessResult run_process_with_input(const std::vector<std::string>& argv, const std::string& input);
 
 // "signal 11 (Segmentation fault)"
 std::string describe_signal(int signal);

@@ -1,13 +1,20 @@
 // A remote cache that `cadenza push` and `cadenza pull` copy objects,
-// run-cache entries and experiment records (exps/<workflow>/<name>/) to and from. Paths are relative to the cache root
-// ("objects/ab/cdef…", "runs/ab/cdef….json"), so a remote is laid out like a
-// local cache and can itself be used as one.
+// run-cache entries and experiment records (exps/<workflow>/<name>/) to and
+// from. Paths are relative to the cache root ("objects/ab/cdef…",
+// "runs/ab/cdef….json"), so a remote is laid out like a local cache and can
+// itself be used as one.
 //
-// DirectoryRemote is a directory, typically on a mounted shared filesystem.
-// Other transports (ssh, object stores) implement the same four calls.
+// The calls are batched so that a remote across a network costs a round trip
+// per call, never one per file: a push asks which of its files the far side
+// has (existing), then sends the rest in one transfer (upload).
+//
+//   DirectoryRemote  a directory, typically on a mounted shared filesystem
+//   SshRemote        [user@]host:path through the user's own OpenSSH and rsync
+//                    (ssh_remote.h)
 #pragma once
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -17,29 +24,49 @@ class Remote {
  public:
   virtual ~Remote() = default;
   virtual std::string describe() const = 0;
-  virtual bool has(const std::string& rel) const = 0;
-  // Copies a local file to the remote, atomically (never half-visible there).
-  virtual void upload(const std::string& local_path, const std::string& rel) = 0;
-  // Copies a remote file to `local_path`, atomically.
-  virtual void download(const std::string& rel, const std::string& local_path) = 0;
+  // Which of `rels` exist on the remote.
+  virtual std::set<std::string> existing(const std::vector<std::string>& rels) = 0;
+  // Copies each of `rels` from under `local_root` to the remote, each file
+  // atomically (a temporary name, then a rename): an interrupted upload
+  // leaves no half-written file there. `replace`: overwrite what is there
+  // (records), else keep it (immutable objects). Throws Error.
+  virtual void upload(const std::string& local_root, const std::vector<std::string>& rels, bool replace) = 0;
+  // Copies each of `rels` from the remote to under `local_root`, atomically.
+  virtual void download(const std::vector<std::string>& rels, const std::string& local_root) = 0;
   // The names in a remote directory; empty when it does not exist.
-  virtual std::vector<std::string> list(const std::string& rel_dir) const = 0;
+  virtual std::vector<std::string> list(const std::string& rel_dir) = 0;
 };
 
 class DirectoryRemote : public Remote {
  public:
   explicit DirectoryRemote(std::string root) : root_(std::move(root)) {}
   std::string describe() const override { return root_; }
-  bool has(const std::string& rel) const override;
-  void upload(const std::string& local_path, const std::string& rel) override;
-  void download(const std::string& rel, const std::string& local_path) override;
-  std::vector<std::string> list(const std::string& rel_dir) const override;
+  std::set<std::string> existing(const std::vector<std::string>& rels) override;
+  void upload(const std::string& local_root, const std::vector<std::string>& rels, bool replace) override;
+  void download(const std::vector<std::string>& rels, const std::string& local_root) override;
+  std::vector<std::string> list(const std::string& rel_dir) override;
 
  private:
   std::string root_;
 };
 
-// The remote named by a URL-ish string; only directory paths for now.
-std::unique_ptr<Remote> open_remote(const std::string& where);
+// Where a remote is, as written in [workflow].remote or --remote.
+struct RemoteAddress {
+  enum class Kind { kDirectory, kSsh } kind = Kind::kDirectory;
+  std::string path;          // absolute for a directory; as given (may be ~-relative) for ssh
+  std::string user, host;    // ssh
+  int port = 0;              // ssh; 0: ssh's own default or ~/.ssh/config
+  std::string display() const;  // as a user would write it
+};
+
+// Parses a directory path (relative to `base`), file:///path,
+// ssh://[user@]host[:port]/path or scp-like [user@]host:path. Throws Error
+// naming the supported forms for anything else (s3://, http://, ...).
+RemoteAddress parse_remote_address(const std::string& where, const std::string& base);
+
+// Opens the remote at `address`. For ssh, checks in one call that the host
+// is reachable and the path holds a Cadenza cache (or is empty, with
+// `for_writing`); throws Error with what to do otherwise.
+std::unique_ptr<Remote> open_remote(const RemoteAddress& address, bool for_writing);
 
 }  // namespace cadenza

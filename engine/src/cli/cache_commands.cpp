@@ -24,6 +24,7 @@
 #include "run_record.h"
 #include "workflow_parser.h"
 #include "remote.h"
+#include "wall_clock.h"
 #include "workspace_cache.h"
 
 namespace cadenza {
@@ -84,6 +85,23 @@ bool stages_still_running(const RunStatus& run) {
 
 }  // namespace
 
+// `status` in a directory `cadenza sync` mirrors into.
+int print_mirror_status(const std::string& mirror_file, const std::optional<RunStatus>& run, bool as_json) {
+  const json mirror = json::parse(read_file(mirror_file));
+  const double age = wall_clock_s() - mirror.value("synced_at", 0.0);
+  if (as_json) {
+    json out = run ? live_status_json(*run) : json::object();
+    out["mirror"] = {{"remote", mirror.value("remote", "")}, {"synced_s_ago", age}};
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "mirror of " << mirror.value("remote", "?") << ", synced " << static_cast<int>(age)
+            << " s ago (`cadenza sync` refreshes it)\n";
+  if (run) print_live_status(*run);
+  else std::cout << "no run recorded there yet\n";
+  return 0;
+}
+
 int cmd_status(const Args& args) {
   if (args.size() == 1 && (args[0] == "-h" || args[0] == "--help")) return print_help("status"), 0;
   CliArgs cli("status", args, {"--exp"}, {"--json", "-w|--watch"});
@@ -116,6 +134,10 @@ int cmd_status(const Args& args) {
       if (!::isatty(STDOUT_FILENO)) std::cout << "\n";
     }
   }
+  // A mirror made by `cadenza sync` holds records, not the remote's files:
+  // its status is what the last run recorded.
+  const std::string mirror_file = workflow_state_dir(workflow_arg(cli)) + "/mirror.json";
+  if (std::error_code ec; fs::exists(mirror_file, ec)) return print_mirror_status(mirror_file, run, cli.has("--json"));
   auto pw = exp.empty() ? PreparedWorkflow::load(workflow_arg(cli)) : load_recorded_experiment(workflow_arg(cli), exp);
   WorkspaceCache cache(pw->workflow());
   const auto& graph = pw->graph();

@@ -42,7 +42,8 @@ commands:
                              (`cadenza exp --help`)
   checkout                   put the outputs recorded in workflow.lock in place, from the cache
   gc                         remove cache objects nothing refers to any more
-  push / pull                copy cached outputs to / from a remote cache
+  push / pull                copy cached outputs to / from a remote cache (a directory, or ssh)
+  sync                       mirror a remote workspace's logs and records here (ssh)
   cache verify               re-hash every cached object, report corrupt ones
   dag [workflow.toml]        print the stage graph (--dot for Graphviz)
   plugins                    list every plugin found: kind, name, version, ABI, path
@@ -155,15 +156,32 @@ seconds (default 3600: it may belong to a stage being stored right now).
 --runs also drops run-cache entries no consulted lock file uses.
 -n, --dry-run only counts.
 )"},
-      {"push", R"(usage: cadenza push [workflow.toml] [--remote PATH]
+      {"push", R"(usage: cadenza push [workflow.toml] [--remote WHERE]
 
-Copies the run-cache entries and objects that workflow.lock refers to into
-the remote cache ([workflow].remote, or --remote), skipping what is there.
+Copies the run-cache entries and objects that workflow.lock refers to, and
+every experiment's record, lock and objects, into the remote cache
+([workflow].remote, or --remote), skipping what is there. WHERE is a
+directory (or file:///path), ssh://[user@]host[:port]/path or
+[user@]host:path; ssh remotes go through your own OpenSSH (~/.ssh/config,
+agent, ProxyJump) in batch mode, with rsync at both ends, over one
+connection. $CADENZA_SSH_COMMAND replaces `ssh` (e.g. "ssh -F ./config").
 )"},
-      {"pull", R"(usage: cadenza pull [workflow.toml] [--remote PATH]
+      {"pull", R"(usage: cadenza pull [workflow.toml] [--remote WHERE]
 
-Fetches the run-cache entries and objects that workflow.lock refers to from
-the remote cache. Then `cadenza checkout`, or `cadenza run` restores them.
+Fetches the run-cache entries and objects that workflow.lock refers to, and
+the experiments this workspace does not have, from the remote cache (WHERE
+as for push). Then `cadenza checkout`, or `cadenza run` restores them.
+)"},
+      {"sync", R"(usage: cadenza sync <[user@]host:workspace | ssh://host/workspace> <local dir>
+                    [--every 10s] [--workflow workflow.toml]
+
+Mirrors a remote workspace's workflow file and lock, run records
+(.cadenza/runs), experiment records (.cadenza/exps) and TensorBoard logdirs
+(logs/, and each sink's logdir) into <local dir>, once, or every period
+until Ctrl-C. Growing files (event files, logs) get only their new bytes,
+appended in place, so a TensorBoard reading the mirror never loses a file;
+the rest is replaced atomically. Then, in <local dir>: `tensorboard --logdir
+logs/tensorboard`, `cadenza exp show`, `cadenza status`.
 )"},
       {"cache", R"(usage: cadenza cache verify [workflow.toml] [--remove]
        cadenza cache hash <file-or-directory>

@@ -22,6 +22,8 @@ int cmd_checkout(const Args& args);
 int cmd_gc(const Args& args);
 int cmd_push(const Args& args);
 int cmd_pull(const Args& args);
+// sync_command.cpp
+int cmd_sync(const Args& args);
 int cmd_cache(const Args& args);
 // monitor_commands.cpp
 int cmd_logs(const Args& args);

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
       {"checkout", cmd_checkout},
       {"gc", cmd_gc},
       {"push", cmd_push},
+      {"sync", cmd_sync},
       {"pull", cmd_pull},
       {"cache", cmd_cache},
       {"logs", cmd_logs},

@@ -3,6 +3,11 @@
 // to and from the remote cache. An experiment travels as
 // exps/<workflow name>/<experiment>/{experiment.json,<lock>}; pull adds the
 // experiments this workspace does not have (its own records are newer).
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <set>
@@ -14,6 +19,7 @@
 #include "experiment_record.h"
 #include "experiment_workflow.h"
 #include "fs_util.h"
+#include "hash.h"
 #include "lock_file.h"
 #include "prepared_workflow.h"
 #include "remote.h"
@@ -25,7 +31,36 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// One push or pull, and what it did.
+// Objects arrive sealed like locally stored ones (read-only, mtime 0), and
+// only once their bytes match their name: a damaged or hostile remote cannot
+// plant an object that a restore would trust by its stat.
+void check_and_seal_pulled(const std::string& cache_dir, const std::vector<std::string>& rels) {
+  for (const auto& rel : rels) {
+    if (rel.rfind("objects/", 0) != 0) continue;
+    const std::string path = cache_dir + "/" + rel;
+    std::string name = rel.substr(8);
+    name.erase(std::remove(name.begin(), name.end(), '/'), name.end());
+    const bool manifest = name.size() > 4 && name.compare(name.size() - 4, 4, ".dir") == 0;
+    if (manifest) name.resize(name.size() - 4);
+    const Hash128 actual = manifest ? hash_bytes(read_file(path)) : hash_file(path);
+    if (actual.hex() != name) {
+      ::unlink(path.c_str());
+      throw Error("the remote's object " + rel + " is corrupt (its content hashes to " + actual.hex() +
+                  "); it was not kept. Run `cadenza cache verify --remove` where the remote cache is");
+    }
+    ::chmod(path.c_str(), 0444);
+    const struct timespec times[2] = {{0, 0}, {0, 0}};
+    ::utimensat(AT_FDCWD, path.c_str(), times, 0);
+  }
+}
+
+std::string object_rel(const Hash128& hash, bool manifest) {
+  const std::string hex = hash.hex();
+  return "objects/" + hex.substr(0, 2) + "/" + hex.substr(2) + (manifest ? ".dir" : "");
+}
+
+// One push or pull, and what it did. Every step is one batched remote call
+// (existing, then upload or download), never one per file.
 struct Transfer {
   const Workflow& wf;
   WorkspaceCache& cache;
@@ -33,72 +68,129 @@ struct Transfer {
   bool push;
   int copied = 0, present = 0, missing = 0, records = 0;
 
-  // Copies `rel` (relative to the cache root) across unless the far side has it.
-  bool move(const std::string& rel) {
-    const std::string local = wf.cache_dir + "/" + rel;
+  // Copies the files `rels` (relative to the cache root) that the far side lacks.
+  void move(const std::set<std::string>& wanted) {
+    if (wanted.empty()) return;
+    const std::vector<std::string> rels(wanted.begin(), wanted.end());
+    std::vector<std::string> here, not_here;
     std::error_code ec;
-    const bool here = fs::exists(local, ec), there = remote.has(rel);
-    if (push ? there : here) return ++present, true;
-    if (push ? !here : !there) return ++missing, false;
-    if (push) remote.upload(local, rel);
-    else remote.download(rel, local);
-    ++copied;
-    return true;
+    for (const auto& rel : rels) (fs::exists(wf.cache_dir + "/" + rel, ec) ? here : not_here).push_back(rel);
+    if (push) {
+      const std::set<std::string> there = remote.existing(rels);
+      std::vector<std::string> send;
+      for (const auto& rel : here)
+        if (!there.count(rel)) send.push_back(rel);
+      for (const auto& rel : not_here) missing += there.count(rel) ? 0 : 1;
+      present += static_cast<int>(there.size());
+      remote.upload(wf.cache_dir, send, /*replace=*/false);
+      copied += static_cast<int>(send.size());
+      return;
+    }
+    const std::set<std::string> there = remote.existing(not_here);
+    const std::vector<std::string> fetch(there.begin(), there.end());
+    present += static_cast<int>(here.size());
+    missing += static_cast<int>(not_here.size() - fetch.size());
+    remote.download(fetch, wf.cache_dir);
+    check_and_seal_pulled(wf.cache_dir, fetch);
+    copied += static_cast<int>(fetch.size());
   }
 
-  // The run-cache entry and objects of every stage in `lock`.
-  void move_lock(const LockFile& lock) {
-    for (const auto& [stage, entry] : lock.stages()) {
-      move(cache.runs().entry_path(entry.key).substr(wf.cache_dir.size() + 1));
-      for (const auto& [n, out] : entry.outs) {
-        // Manifests first: a pulled directory lists what else to fetch.
-        if (out.is_dir) {
-          const std::string hex = out.hash.hex();
-          move("objects/" + hex.substr(0, 2) + "/" + hex.substr(2) + ".dir");
-        }
-        std::set<std::string> refs;
-        add_refs(cache.store(), stored(out), &refs);
-        for (const auto& r : refs) move("objects/" + r);
+  // The run-cache entries and objects of every stage in `locks`. Objects go
+  // first, entries after: a reader of the far side never finds an entry
+  // whose objects are not there yet. A pull learns a directory's files from
+  // its manifest, so manifests come first.
+  void move_locks(const std::vector<LockFile>& locks) {
+    std::set<std::string> entries, manifests, objects;
+    for (const auto& lock : locks)
+      for (const auto& [stage, entry] : lock.stages()) {
+        entries.insert(cache.runs().entry_path(entry.key).substr(wf.cache_dir.size() + 1));
+        for (const auto& [n, out] : entry.outs) (out.is_dir ? manifests : objects).insert(object_rel(out.hash, out.is_dir));
       }
-    }
+    move(manifests);
+    for (const auto& lock : locks)
+      for (const auto& [stage, entry] : lock.stages())
+        for (const auto& [n, out] : entry.outs)
+          if (std::error_code ec; out.is_dir && fs::exists(cache.store().object_path(out.hash, true), ec)) {
+            std::set<std::string> refs;
+            add_refs(cache.store(), stored(out), &refs);
+            for (const auto& r : refs)
+              if (!manifests.count("objects/" + r)) objects.insert("objects/" + r);
+          }
+    move(objects);
+    move(entries);
   }
 
   std::string remote_dir(const std::string& experiment) const { return "exps/" + wf.name + "/" + experiment; }
   std::string lock_name() const { return fs::path(lock_file_for(wf.file, "/")).filename().string(); }
 
-  void push_experiments() {
-    const std::string root = experiments_root(wf.workspace);
-    for (const auto& r : read_index(root)) {
+  // A private directory under the cache's tmp/, removed when done.
+  struct Staging {
+    std::string dir;
+    explicit Staging(const std::string& cache_dir) : dir(cache_dir + "/tmp/transfer-" + unique_suffix()) {
+      fs::create_directories(dir);
+    }
+    ~Staging() { remove_all_quietly(dir); }
+  };
+
+  // The workspace's lock and every experiment's: objects, entries, then records.
+  void push_all() {
+    std::vector<LockFile> locks{cache.lock()};
+    std::vector<std::pair<std::string, std::string>> files;  // local path, remote rel
+    for (const auto& r : read_index(experiments_root(wf.workspace))) {
       const std::string dir = experiment_dir(wf.workspace, r.name);
-      const std::string lock = dir + "/" + lock_name();
       std::error_code ec;
       if (!fs::exists(dir + "/experiment.json", ec)) continue;
-      if (fs::exists(lock, ec)) {
-        move_lock(LockFile(lock));
-        remote.upload(lock, remote_dir(r.name) + "/" + lock_name());
+      if (fs::exists(dir + "/" + lock_name(), ec)) {
+        locks.emplace_back(dir + "/" + lock_name());
+        files.push_back({dir + "/" + lock_name(), remote_dir(r.name) + "/" + lock_name()});
       }
-      remote.upload(dir + "/experiment.json", remote_dir(r.name) + "/experiment.json");
+      files.push_back({dir + "/experiment.json", remote_dir(r.name) + "/experiment.json"});
       ++records;
     }
+    move_locks(locks);
+    Staging staging(wf.cache_dir);
+    std::vector<std::string> rels;
+    for (const auto& [local, rel] : files) {
+      fs::create_directories(fs::path(staging.dir + "/" + rel).parent_path());
+      fs::copy_file(local, staging.dir + "/" + rel);
+      rels.push_back(rel);
+    }
+    remote.upload(staging.dir, rels, /*replace=*/true);  // records: ours are the newer
   }
 
   void pull_experiments() {
     const std::string root = experiments_root(wf.workspace);
+    std::vector<std::string> names, rels;
     for (const auto& name : remote.list("exps/" + wf.name)) {
       check_experiment_name(name);  // a hostile remote cannot name ../ paths
       if (load_experiment_record(root, name)) continue;  // ours is the newer
+      names.push_back(name);
+      rels.push_back(remote_dir(name) + "/experiment.json");
+      rels.push_back(remote_dir(name) + "/" + lock_name());
+    }
+    if (names.empty()) return;
+    Staging staging(wf.cache_dir);
+    const std::set<std::string> there = remote.existing(rels);
+    remote.download({there.begin(), there.end()}, staging.dir);
+    std::vector<LockFile> locks;
+    std::vector<ExperimentRecord> pulled;
+    for (const auto& name : names) {
+      const std::string from = staging.dir + "/" + remote_dir(name);
+      std::error_code ec;
+      if (!fs::exists(from + "/experiment.json", ec)) continue;
+      ExperimentRecord record =
+          experiment_from_json(nlohmann::json::parse(read_file(from + "/experiment.json")), from + "/experiment.json");
+      record.workflow = wf.file;  // the record came from another machine's copy of it
       const std::string dir = experiment_dir(wf.workspace, name);
       fs::create_directories(dir);
-      const std::string tmp = dir + "/experiment.json.pulled";
-      remote.download(remote_dir(name) + "/experiment.json", tmp);
-      ExperimentRecord record = experiment_from_json(nlohmann::json::parse(read_file(tmp)), tmp);
-      fs::remove(tmp);
-      record.workflow = wf.file;  // the record came from another machine's copy of it
-      if (remote.has(remote_dir(name) + "/" + lock_name())) {
-        const std::string lock = dir + "/" + lock_name();
-        remote.download(remote_dir(name) + "/" + lock_name(), lock);
-        move_lock(LockFile(lock));
+      if (fs::exists(from + "/" + lock_name(), ec)) {
+        fs::copy_file(from + "/" + lock_name(), dir + "/" + lock_name(), fs::copy_options::overwrite_existing);
+        locks.emplace_back(dir + "/" + lock_name());
       }
+      pulled.push_back(std::move(record));
+    }
+    move_locks(locks);
+    for (const auto& record : pulled) {
       save_experiment(root, record);
       ++records;
     }
@@ -117,11 +209,16 @@ int transfer(const Args& args, bool push) {
   auto pw = PreparedWorkflow::load(workflow_arg(cli));
   const Workflow& wf = pw->workflow();
   WorkspaceCache cache(wf);
-  auto remote = open_remote(cli.has("--remote") ? fs::absolute(cli.get("--remote")).string() : wf.remote);
+  const RemoteAddress address = cli.has("--remote") ? parse_remote_address(cli.get("--remote"), fs::current_path().string())
+                                                    : parse_remote_address(wf.remote, wf.workspace);
+  auto remote = open_remote(address, push);
   Transfer t{wf, cache, *remote, push};
-  t.move_lock(cache.lock());
-  if (push) t.push_experiments();
-  else t.pull_experiments();
+  if (push) {
+    t.push_all();
+  } else {
+    t.move_locks({cache.lock()});
+    t.pull_experiments();
+  }
   std::cout << name << " " << remote->describe() << ": " << t.copied << " files copied, " << t.present
             << " already there" << (t.missing ? ", " + std::to_string(t.missing) + " missing on both sides" : "")
             << "; " << t.records << " experiment record" << (t.records == 1 ? "" : "s") << "\n";

@@ -89,7 +89,7 @@ struct Workflow {
   std::string cache_dir;                                  // absolute
   std::string cache_link = "auto";      // how outputs are restored from the cache
   bool cache_shared = false;            // group-writable cache files
-  std::string remote;                   // push/pull target (a directory), absolute
+  std::string remote;                   // push/pull target as written (remote.h parses it)
   RetryDecl retry;                      // defaults for every stage
   std::optional<ContainerDecl> container;  // [container]: the default for every stage
   std::vector<StageDecl> stages;        // in file order

@@ -12,6 +12,7 @@
 #include "condition.h"
 #include "toml_limits.h"
 #include "fs_util.h"
+#include "remote.h"
 
 namespace cadenza {
 
@@ -261,7 +262,16 @@ class Parser {
       if (k == "retry_time_factor")
         wf_.retry.time_factor = factor_at(value, "workflow.retry_time_factor");
       if (k == "cache_dir") wf_.cache_dir = dir_path(value, "workflow.cache_dir");
-      if (k == "remote") wf_.remote = dir_path(value, "workflow.remote");
+      if (k == "remote") {
+        // As written: a directory (relative to the workspace) or an ssh
+        // address; checked now so that a typo is a file:line error.
+        wf_.remote = string_at(value, "workflow.remote");
+        try {
+          parse_remote_address(wf_.remote, wf_.workspace);
+        } catch (const Error& e) {
+          fail(value, "workflow." + std::string(e.what()));
+        }
+      }
       if (k == "cache_link") {
         wf_.cache_link = string_at(value, "workflow.cache_link");
         static const std::set<std::string> modes{"auto", "reflink", "hardlink", "copy"};

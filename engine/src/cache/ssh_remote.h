@@ -1,0 +1,67 @@
+// A remote cache on another machine, through the user's own OpenSSH and
+// rsync: their ~/.ssh/config, agent, ProxyJump and host keys apply, and no
+// protocol of Cadenza's own crosses the network.
+//
+// One ssh connection per push or pull: the first call opens an OpenSSH
+// control master (ControlPath in a private temp directory), every later ssh
+// and rsync call rides on it, and it is closed when the remote is destroyed.
+// `existing` sends the candidate paths on stdin and gets back those the far
+// side has (one round trip for any number of files); `upload`/`download`
+// are one rsync each, which writes each file under a temporary name in the
+// cache's tmp/ and renames it into place, and keeps an interrupted file in
+// tmp/rsync-partial/ so that the next transfer resumes it.
+//
+// ssh runs in batch mode (never a password or host-key prompt); its
+// failures are told apart: unknown host key, permission denied, host not
+// found or refusing connections, path missing, no Cadenza cache there, no
+// rsync there, disk full. $CADENZA_SSH_COMMAND replaces "ssh" (e.g.
+// "ssh -F ./ssh_config"), like GIT_SSH_COMMAND.
+#pragma once
+
+#include <memory>
+
+#include "remote.h"
+
+namespace cadenza {
+
+std::unique_ptr<Remote> open_ssh_remote(const RemoteAddress& address, bool for_writing);
+
+// The ssh command line for `address` with the options Cadenza adds; for
+// `cadenza sync`, which runs rsync over the same kind of connection.
+class SshSession {
+ public:
+  explicit SshSession(RemoteAddress address);
+  ~SshSession();  // closes the control master
+  SshSession(const SshSession&) = delete;
+  SshSession& operator=(const SshSession&) = delete;
+
+  const RemoteAddress& address() const { return address_; }
+  // Runs `script` with /bin/sh on the host (stdin: `input`). Throws Error
+  // with a clear message when ssh itself fails (exit 255).
+  struct Result {
+    int exit_code;
+    std::string out, err;
+  };
+  Result run(const std::string& script, const std::string& input = "") const;
+  // rsync with `args` (sources and destination use rsync_spec()); throws
+  // Error naming what failed.
+  void rsync(std::vector<std::string> args, const std::string& input = "") const;
+  // The same, with --out-format=%n among `args`: the number of files it named.
+  int rsync_counting(std::vector<std::string> args) const;
+  // "[user@]host:" + path, for rsync's command line.
+  std::string rsync_spec(const std::string& path) const;
+  // The path on the host, single-quoted for its shell.
+  std::string quoted_path(const std::string& rel = "") const;
+
+ private:
+  std::vector<std::string> ssh_argv() const;
+  std::string run_rsync(std::vector<std::string> args, const std::string& input) const;
+  std::string describe_ssh_failure(const std::string& err) const;
+  RemoteAddress address_;
+  std::string control_dir_;
+};
+
+// Quotes `s` for a POSIX shell.
+std::string shell_quote(const std::string& s);
+
+}  // namespace cadenza
