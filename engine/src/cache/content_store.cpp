@@ -329,7 +329,8 @@ std::vector<std::string> ContentStore::list_objects() const {
   for (std::filesystem::directory_iterator a(root_ + "/objects", ec), end; !ec && a != end;
        a.increment(ec))
     for (std::filesystem::directory_iterator b(a->path(), ec); !ec && b != end; b.increment(ec))
-      out.push_back(a->path().filename().string() + "/" + b->path().filename().string());
+      if (b->path().filename().string()[0] != '.')  // a transfer's temporary (rsync), not an object
+        out.push_back(a->path().filename().string() + "/" + b->path().filename().string());
   return out;
 }
 

@@ -48,14 +48,27 @@ std::vector<std::string> DirectoryRemote::list(const std::string& rel_dir) {
   return names;
 }
 
-void DirectoryRemote::upload(const std::string& local_root, const std::vector<std::string>& rels, bool replace) {
+std::vector<std::string> DirectoryRemote::upload(const std::string& local_root, const std::vector<std::string>& rels,
+                                                 bool replace) {
+  std::vector<std::string> copied;
   std::error_code ec;
   for (const auto& rel : rels)
-    if (replace || !fs::exists(root_ + "/" + rel, ec)) copy_atomically(local_root + "/" + rel, root_ + "/" + rel);
+    if (replace || !fs::exists(root_ + "/" + rel, ec)) {
+      copy_atomically(local_root + "/" + rel, root_ + "/" + rel);
+      copied.push_back(rel);
+    }
+  return copied;
 }
 
-void DirectoryRemote::download(const std::vector<std::string>& rels, const std::string& local_root) {
-  for (const auto& rel : rels) copy_atomically(root_ + "/" + rel, local_root + "/" + rel);
+std::vector<std::string> DirectoryRemote::download(const std::vector<std::string>& rels, const std::string& local_root) {
+  std::vector<std::string> copied;
+  std::error_code ec;
+  for (const auto& rel : rels)
+    if (fs::exists(root_ + "/" + rel, ec)) {
+      copy_atomically(root_ + "/" + rel, local_root + "/" + rel);
+      copied.push_back(rel);
+    }
+  return copied;
 }
 
 std::string RemoteAddress::display() const {

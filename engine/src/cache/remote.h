@@ -5,8 +5,8 @@
 // itself be used as one.
 //
 // The calls are batched so that a remote across a network costs a round trip
-// per call, never one per file: a push asks which of its files the far side
-// has (existing), then sends the rest in one transfer (upload).
+// per call, never one per file: a push learns which of its files the far side
+// lacks and sends it in one transfer (upload), and says what it sent.
 //
 //   DirectoryRemote  a directory, typically on a mounted shared filesystem
 //   SshRemote        [user@]host:path through the user's own OpenSSH and rsync
@@ -26,13 +26,15 @@ class Remote {
   virtual std::string describe() const = 0;
   // Which of `rels` exist on the remote.
   virtual std::set<std::string> existing(const std::vector<std::string>& rels) = 0;
-  // Copies each of `rels` from under `local_root` to the remote, each file
-  // atomically (a temporary name, then a rename): an interrupted upload
-  // leaves no half-written file there. `replace`: overwrite what is there
-  // (records), else keep it (immutable objects). Throws Error.
-  virtual void upload(const std::string& local_root, const std::vector<std::string>& rels, bool replace) = 0;
-  // Copies each of `rels` from the remote to under `local_root`, atomically.
-  virtual void download(const std::vector<std::string>& rels, const std::string& local_root) = 0;
+  // Copies each of `rels` from under `local_root` to the remote unless it is
+  // there (always, with `replace`: records), each file atomically (a
+  // temporary name, then a rename): an interrupted upload leaves no
+  // half-written file in place. Returns the ones it copied. Throws Error.
+  virtual std::vector<std::string> upload(const std::string& local_root, const std::vector<std::string>& rels,
+                                          bool replace) = 0;
+  // Copies those of `rels` that the remote has to under `local_root`,
+  // atomically; returns the ones it copied.
+  virtual std::vector<std::string> download(const std::vector<std::string>& rels, const std::string& local_root) = 0;
   // The names in a remote directory; empty when it does not exist.
   virtual std::vector<std::string> list(const std::string& rel_dir) = 0;
 };
@@ -42,8 +44,9 @@ class DirectoryRemote : public Remote {
   explicit DirectoryRemote(std::string root) : root_(std::move(root)) {}
   std::string describe() const override { return root_; }
   std::set<std::string> existing(const std::vector<std::string>& rels) override;
-  void upload(const std::string& local_root, const std::vector<std::string>& rels, bool replace) override;
-  void download(const std::vector<std::string>& rels, const std::string& local_root) override;
+  std::vector<std::string> upload(const std::string& local_root, const std::vector<std::string>& rels,
+                                  bool replace) override;
+  std::vector<std::string> download(const std::vector<std::string>& rels, const std::string& local_root) override;
   std::vector<std::string> list(const std::string& rel_dir) override;
 
  private:

@@ -59,24 +59,26 @@ class SshRemote : public Remote {
     return {found.begin(), found.end()};
   }
 
-  void upload(const std::string& local_root, const std::vector<std::string>& rels, bool replace) override {
-    if (rels.empty()) return;
-    std::vector<std::string> args{"-a", "--files-from=-", "--temp-dir=" + root_ + "/tmp",
-                                  "--partial-dir=" + root_ + "/tmp/rsync-partial"};
+  // One rsync: its own file-list exchange finds what the far side lacks
+  // (--ignore-existing: objects never change), --out-format names what moved.
+  std::vector<std::string> upload(const std::string& local_root, const std::vector<std::string>& rels,
+                                  bool replace) override {
+    if (rels.empty()) return {};
+    std::vector<std::string> args{"-a", "--files-from=-", "--out-format=%n", "--partial-dir=" + root_ + "/tmp/rsync-partial"};
     if (!replace) args.push_back("--ignore-existing");
     args.push_back(local_root + "/");
     args.push_back(session_.rsync_spec(root_ + "/"));
-    session_.rsync(args, join(rels));
+    return session_.rsync_files(args, join(rels));
   }
 
-  void download(const std::vector<std::string>& rels, const std::string& local_root) override {
-    if (rels.empty()) return;
+  std::vector<std::string> download(const std::vector<std::string>& rels, const std::string& local_root) override {
+    if (rels.empty()) return {};
     std::error_code ec;
     fs::create_directories(local_root + "/tmp/rsync-partial", ec);
-    session_.rsync({"-a", "--files-from=-", "--temp-dir=" + local_root + "/tmp",
-                    "--partial-dir=" + local_root + "/tmp/rsync-partial", session_.rsync_spec(root_ + "/"),
-                    local_root + "/"},
-                   join(rels));
+    return session_.rsync_files({"-a", "--files-from=-", "--ignore-missing-args", "--out-format=%n",
+                                 "--partial-dir=" + local_root + "/tmp/rsync-partial",
+                                 session_.rsync_spec(root_ + "/"), local_root + "/"},
+                                join(rels));
   }
 
   std::vector<std::string> list(const std::string& rel_dir) override {
@@ -199,11 +201,11 @@ void SshSession::rsync(std::vector<std::string> args, const std::string& input) 
   run_rsync(std::move(args), input);
 }
 
-int SshSession::rsync_counting(std::vector<std::string> args) const {
-  int n = 0;
-  for (const auto& line : lines_of(run_rsync(std::move(args), "")))
-    if (line.back() != '/') ++n;  // directories are listed too
-  return n;
+std::vector<std::string> SshSession::rsync_files(std::vector<std::string> args, const std::string& input) const {
+  std::vector<std::string> files;
+  for (auto& line : lines_of(run_rsync(std::move(args), input)))
+    if (line.back() != '/') files.push_back(std::move(line));  // directories are listed too
+  return files;
 }
 
 // Runs rsync; returns what it printed on stdout. Throws Error.

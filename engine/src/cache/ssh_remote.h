@@ -5,11 +5,12 @@
 // One ssh connection per push or pull: the first call opens an OpenSSH
 // control master (ControlPath in a private temp directory), every later ssh
 // and rsync call rides on it, and it is closed when the remote is destroyed.
-// `existing` sends the candidate paths on stdin and gets back those the far
-// side has (one round trip for any number of files); `upload`/`download`
-// are one rsync each, which writes each file under a temporary name in the
-// cache's tmp/ and renames it into place, and keeps an interrupted file in
-// tmp/rsync-partial/ so that the next transfer resumes it.
+// `upload`/`download` are one rsync each: its file-list exchange finds what
+// the far side lacks, each file is written under a temporary dot-name and
+// renamed into place (ContentStore ignores dot-names), and an interrupted
+// file is kept in tmp/rsync-partial/ so that the next transfer resumes it.
+// `existing` sends candidate paths on stdin and gets back those the far side
+// has: one round trip for any number of files.
 //
 // ssh runs in batch mode (never a password or host-key prompt); its
 // failures are told apart: unknown host key, permission denied, host not
@@ -46,8 +47,8 @@ class SshSession {
   // rsync with `args` (sources and destination use rsync_spec()); throws
   // Error naming what failed.
   void rsync(std::vector<std::string> args, const std::string& input = "") const;
-  // The same, with --out-format=%n among `args`: the number of files it named.
-  int rsync_counting(std::vector<std::string> args) const;
+  // The same, with --out-format=%n among `args`: the files it named.
+  std::vector<std::string> rsync_files(std::vector<std::string> args, const std::string& input = "") const;
   // "[user@]host:" + path, for rsync's command line.
   std::string rsync_spec(const std::string& path) const;
   // The path on the host, single-quoted for its shell.

@@ -299,11 +299,14 @@ int cmd_gc(const Args& args) {
     freed += static_cast<uint64_t>(st.st_size);
   }
   std::error_code ec;
-  for (fs::directory_iterator it(wf.cache_dir + "/tmp", ec), end; !ec && it != end; it.increment(ec)) {
-    struct stat st;
-    if (::stat(it->path().c_str(), &st) == 0 && now - st.st_ctim.tv_sec >= grace && !dry)
-      ::unlink(it->path().c_str());
-  }
+  // Leftovers of killed stores and transfers (tmp/rsync-partial holds what
+  // an interrupted ssh transfer keeps to resume from).
+  for (const std::string& dir : {wf.cache_dir + "/tmp", wf.cache_dir + "/tmp/rsync-partial"})
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      struct stat st;
+      if (it->path().filename() == "rsync-partial" || ::lstat(it->path().c_str(), &st) != 0) continue;
+      if (now - st.st_ctim.tv_sec >= grace && !dry) remove_all_quietly(it->path());
+    }
   std::cout << "gc" << (dry ? " (dry run)" : "") << ": " << removed << " objects removed ("
             << megabytes(freed) << "), " << kept << " kept, " << runs_removed
             << " run-cache entries removed; " << lock_paths.size() << " lock files consulted\n";

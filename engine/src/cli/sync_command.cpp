@@ -171,7 +171,7 @@ class Mirror {
     args.push_back(session_.rsync_spec(sources[0]));
     for (size_t i = 1; i < sources.size(); ++i) args.push_back(":" + sources[i]);
     args.push_back(local_ + "/");
-    return session_.rsync_counting(args);
+    return static_cast<int>(session_.rsync_files(args).size());
   }
 
   SshSession session_;

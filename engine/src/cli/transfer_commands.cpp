@@ -76,23 +76,21 @@ struct Transfer {
     std::error_code ec;
     for (const auto& rel : rels) (fs::exists(wf.cache_dir + "/" + rel, ec) ? here : not_here).push_back(rel);
     if (push) {
-      const std::set<std::string> there = remote.existing(rels);
-      std::vector<std::string> send;
-      for (const auto& rel : here)
-        if (!there.count(rel)) send.push_back(rel);
-      for (const auto& rel : not_here) missing += there.count(rel) ? 0 : 1;
-      present += static_cast<int>(there.size());
-      remote.upload(wf.cache_dir, send, /*replace=*/false);
-      copied += static_cast<int>(send.size());
+      const std::vector<std::string> sent = remote.upload(wf.cache_dir, here, /*replace=*/false);
+      copied += static_cast<int>(sent.size());
+      present += static_cast<int>(here.size() - sent.size());
+      if (!not_here.empty()) {  // rare: not in this cache; fine if the far side has it
+        const auto there = remote.existing(not_here);
+        present += static_cast<int>(there.size());
+        missing += static_cast<int>(not_here.size() - there.size());
+      }
       return;
     }
-    const std::set<std::string> there = remote.existing(not_here);
-    const std::vector<std::string> fetch(there.begin(), there.end());
+    const std::vector<std::string> fetched = remote.download(not_here, wf.cache_dir);
     present += static_cast<int>(here.size());
-    missing += static_cast<int>(not_here.size() - fetch.size());
-    remote.download(fetch, wf.cache_dir);
-    check_and_seal_pulled(wf.cache_dir, fetch);
-    copied += static_cast<int>(fetch.size());
+    missing += static_cast<int>(not_here.size() - fetched.size());
+    check_and_seal_pulled(wf.cache_dir, fetched);
+    copied += static_cast<int>(fetched.size());
   }
 
   // The run-cache entries and objects of every stage in `locks`. Objects go
@@ -170,8 +168,7 @@ struct Transfer {
     }
     if (names.empty()) return;
     Staging staging(wf.cache_dir);
-    const std::set<std::string> there = remote.existing(rels);
-    remote.download({there.begin(), there.end()}, staging.dir);
+    remote.download(rels, staging.dir);
     std::vector<LockFile> locks;
     std::vector<ExperimentRecord> pulled;
     for (const auto& name : names) {
