@@ -24,37 +24,31 @@ if [ "$(id -u)" = 0 ]; then
 fi
 [ -n "${CADENZA_TEST_IMAGE:-}" ] || echo "*** test.sh: no container test image: Charliecloud tests are SKIPPED ***" >&2
 
-# The SLURM tests run against a real throw-away cluster on this host
-# (munge, slurmctld, 3 slurmd), stopped by its pid files when we exit.
-# It needs root; in CI a cluster that cannot start is a failure.
 cleanup=()
 trap 'for c in "${cleanup[@]}"; do $c; done' EXIT
-if [ "$(id -u)" = 0 ]; then
-  if cluster_env=$(scripts/slurm-test-cluster.sh start); then
-    eval "$cluster_env"
-    cleanup+=("$PWD/scripts/slurm-test-cluster.sh stop")
+# start_service WHAT SCRIPT: runs `SCRIPT start`, evals the exports it
+# prints, and stops it by its pid files when we exit. It needs root; in CI
+# a service that cannot start is a failure, elsewhere its tests are skipped.
+start_service() {
+  local what="$1" script="$PWD/$2" env
+  if [ "$(id -u)" != 0 ]; then
+    echo "*** test.sh: not root, so no $what: its tests are SKIPPED ***" >&2
+  elif env=$("$script" start); then
+    eval "$env"
+    cleanup+=("$script stop")
   elif [ "${CI:-}" = true ]; then
-    echo "test.sh: the SLURM test cluster did not start" >&2
+    echo "test.sh: the $what did not start" >&2
     exit 1
   else
-    echo "*** test.sh: the SLURM test cluster did not start: SLURM tests are SKIPPED ***" >&2
+    echo "*** test.sh: the $what did not start: its tests are SKIPPED ***" >&2
   fi
-else
-  echo "*** test.sh: not root, so no SLURM test cluster: SLURM tests are SKIPPED ***" >&2
-fi
-
+}
+# The SLURM tests run against a real throw-away cluster on this host
+# (munge, slurmctld, 3 slurmd).
+start_service "SLURM test cluster" scripts/slurm-test-cluster.sh
 # The ssh remote and sync tests log in to a throw-away sshd on 127.0.0.1
-# (its own host and user keys), stopped by its pid file when we exit.
-if [ "$(id -u)" = 0 ]; then
-  if sshd_env=$(scripts/sshd-test-server.sh start); then
-    eval "$sshd_env"
-    cleanup+=("$PWD/scripts/sshd-test-server.sh stop")
-  elif [ "${CI:-}" = true ]; then
-    echo "test.sh: the test sshd did not start" >&2
-    exit 1
-  fi
-fi
-[ -n "${CADENZA_TEST_SSH_CONFIG:-}" ] || echo "*** test.sh: no test sshd: ssh tests are SKIPPED ***" >&2
+# (its own host and user keys).
+start_service "test sshd" scripts/sshd-test-server.sh
 
 cd build
 ctest -j "${CADENZA_TEST_JOBS:-2}" --output-on-failure --timeout 600

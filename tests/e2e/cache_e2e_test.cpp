@@ -352,16 +352,10 @@ TEST(CacheE2E, ConcurrentRunsShareOneCacheSafely) {
 
 // Kills every `cadenza exec-stage` working in `workspace`.
 void kill_exec_stages(const std::string& workspace) {
-  DIR* proc = ::opendir("/proc");
-  while (dirent* e = ::readdir(proc)) {
-    const int pid = std::atoi(e->d_name);
-    if (pid <= 0) continue;
-    std::ifstream in("/proc/" + std::string(e->d_name) + "/cmdline");
-    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  test::for_each_process("cmdline", [&](int pid, const std::string& cmdline) {
     if (cmdline.find("exec-stage") != std::string::npos && cmdline.find(workspace) != std::string::npos)
       ::kill(pid, SIGKILL);
-  }
-  ::closedir(proc);
+  });
 }
 
 // kill -9 the engine and its exec-stage processes at many points; the

@@ -1,6 +1,7 @@
 // Runs the real `cadenza` binary in a directory, for end-to-end tests.
 #pragma once
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -8,6 +9,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -91,6 +95,21 @@ class CliProcess {
   bool done_ = false;
   std::string output_;
 };
+
+// Calls fn(pid, file) for every process, with the text of /proc/<pid>/<file>
+// ("cmdline", "stat"): to find the processes a test started indirectly.
+template <typename Fn>
+void for_each_process(const std::string& file, Fn&& fn) {
+  DIR* proc = ::opendir("/proc");
+  if (!proc) return;
+  while (dirent* e = ::readdir(proc)) {
+    const int pid = std::atoi(e->d_name);
+    if (pid <= 0) continue;
+    std::ifstream in("/proc/" + std::string(e->d_name) + "/" + file);
+    fn(pid, std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()));
+  }
+  ::closedir(proc);
+}
 
 inline CliResult run_cadenza(const std::string& cwd, const std::vector<std::string>& args,
                              const std::string& plugin_path = test_plugin_dir()) {

@@ -288,9 +288,10 @@ TEST(DetachE2E, TwoRunsStartedAtOnceNeverBothRunAStage) {
     test::CliProcess b(ws.str(), {"run"});
     const auto ra = a.wait();
     const auto rb = b.wait();
-    for (const auto* r : {&ra, &rb}) {
-      if (r->exit_code != 0) EXPECT_THAT(r->output, HasSubstr("already has a live run, run 2"));
-    }
+    for (const auto* r : {&ra, &rb})
+      if (r->exit_code != 0) {
+        EXPECT_THAT(r->output, HasSubstr("already has a live run, run 2"));
+      }
     EXPECT_TRUE(ra.exit_code == 0 || rb.exit_code == 0) << ra.output << rb.output;
     EXPECT_EQ(lines_of(ws, "trace.txt"), i + 1) << ra.output << rb.output;
   }

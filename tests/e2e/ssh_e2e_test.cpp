@@ -2,7 +2,6 @@
 // 127.0.0.1 (scripts/sshd-test-server.sh, started by scripts/test.sh). The
 // "remote" directories are on this machine, reached only through ssh and
 // rsync. Without the server these tests are skipped loudly; in CI they fail.
-#include <dirent.h>
 #include <gmock/gmock.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -115,24 +114,17 @@ TEST(SshE2E, PushAndPullOverSshMoveOnlyWhatIsMissingOnOneConnection) {
 // Pids of the processes whose parent is `pid`, recursively.
 std::vector<int> descendants(int pid) {
   std::vector<int> out;
-  DIR* proc = ::opendir("/proc");
-  while (dirent* e = ::readdir(proc)) {
-    const int p = std::atoi(e->d_name);
-    if (p <= 0) continue;
-    std::ifstream in("/proc/" + std::string(e->d_name) + "/stat");
-    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const size_t close = stat.rfind(')');
-    if (close == std::string::npos) continue;
+  test::for_each_process("stat", [&](int p, const std::string& stat) {
+    const size_t close = stat.rfind(')');  // "pid (comm) state ppid ..."
+    if (close == std::string::npos) return;
     std::istringstream fields(stat.substr(close + 2));
     std::string state;
     int ppid = 0;
     fields >> state >> ppid;
-    if (ppid == pid) {
-      out.push_back(p);
-      for (int d : descendants(p)) out.push_back(d);
-    }
-  }
-  ::closedir(proc);
+    if (ppid != pid) return;
+    out.push_back(p);
+    for (int d : descendants(p)) out.push_back(d);
+  });
   return out;
 }
 
