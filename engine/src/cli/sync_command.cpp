@@ -197,10 +197,19 @@ int cmd_sync(const Args& args) {
   sa.sa_handler = on_stop_signal;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  bool first = true;
   do {
     const double started = wall_clock_s();
-    const int changed = mirror.round();
-    std::cout << "sync " << mirror.describe() << " -> " << local << ": " << changed << " files updated\n" << std::flush;
+    try {
+      const int changed = mirror.round();
+      std::cout << "sync " << mirror.describe() << " -> " << local << ": " << changed << " files updated\n" << std::flush;
+    } catch (const Error& e) {
+      // The first round's errors are the user's to fix; later ones are the
+      // network's (a laptop on a train): say so and try again next period.
+      if (first || period == 0) throw;
+      std::cerr << "cadenza sync: " << e.what() << "; trying again in " << period << " s\n";
+    }
+    first = false;
     while (period > 0 && !g_stop.load() && wall_clock_s() - started < period)
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
   } while (period > 0 && !g_stop.load());
