@@ -14,11 +14,11 @@ dir="${CADENZA_TEST_SSHD_DIR:-/tmp/cadenza-test-sshd}"
 pidfile="$dir/sshd.pid"
 
 stop() {
-  if [ -f "$pidfile" ]; then
-    kill "$(cat "$pidfile")" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$(cat "$pidfile")" 2>/dev/null || break; sleep 0.1; done
-    rm -f "$pidfile"
-  fi
+  local pid
+  pid="$(cat "$pidfile" 2>/dev/null)" || return 0  # sshd removes its pid file as it exits
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  rm -f "$pidfile"
 }
 
 start() {
