@@ -72,6 +72,24 @@ std::string nam_obstacle(const amp::ModelSpec& spec) {
   return "";
 }
 
+// The model's prediction of `input_raw` (the recordings' own units) in
+// those units: the model sees its own training normalisation.
+std::vector<float> predict_raw(amp::AmpModel& model, const std::vector<float>& input_raw) {
+  const amp::ModelSpec& spec = model.spec;
+  const auto model_in = scaled(input_raw, spec.input_gain);
+  const auto x = torch::from_blob(const_cast<float*>(model_in.data()), {static_cast<int64_t>(model_in.size())}, torch::kFloat32);
+  const auto y = model.predict(x, torch::kCPU).contiguous();
+  return scaled(std::vector<float>(y.data_ptr<float>(), y.data_ptr<float>() + y.numel()), 1.0 / spec.target_gain);
+}
+
+// The ESR on the validation split, where NAM's trainer reports it
+// (metadata.training.validation_esr); null without a validation split.
+nlohmann::json validation_esr(amp::AmpModel& model, const amp::Dataset& dataset) {
+  const amp::Split val = dataset.read("val");
+  if (val.input.empty()) return nullptr;
+  return esr(predict_raw(model, scaled(val.input, 1.0 / dataset.input_gain)), scaled(val.target, 1.0 / dataset.target_gain));
+}
+
 }  // namespace
 
 ExportReport export_model(const std::string& model_dir, const std::string& dataset_dir, const std::string& out_dir,
@@ -97,12 +115,10 @@ ExportReport export_model(const std::string& model_dir, const std::string& datas
   // training normalisation, whatever dataset this is.
   const auto input_raw = scaled(test.input, 1.0 / dataset.input_gain);
   const auto target_raw = scaled(test.target, 1.0 / dataset.target_gain);
-  const auto model_in = scaled(input_raw, spec.input_gain);
   const auto start = std::chrono::steady_clock::now();
-  const auto x = torch::from_blob(const_cast<float*>(model_in.data()), {r.test_samples}, torch::kFloat32);
-  const auto y = model.predict(x, torch::kCPU).contiguous();
+  r.prediction = predict_raw(model, input_raw);
   r.predict_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  r.prediction = scaled(std::vector<float>(y.data_ptr<float>(), y.data_ptr<float>() + y.numel()), 1.0 / spec.target_gain);
+  r.validation_esr = validation_esr(model, dataset);
 
   double sq = 0;
   for (int64_t i = 0; i < r.test_samples; ++i) {
@@ -131,7 +147,9 @@ ExportReport export_model(const std::string& model_dir, const std::string& datas
   if (obstacle.empty()) {
     nam::LstmFile f = to_nam(model);
     f.metadata = options.nam_metadata;
-    f.metadata["validation_esr"] = r.esr;  // NAM's field; here: the test split's ESR
+    // Where NAM's trainer puts it, and what it is there: the validation
+    // split's ESR (the test split's is in metrics.json).
+    f.metadata["training"]["validation_esr"] = r.validation_esr;
     const std::string path = out_dir + "/model.nam";
     nam::write_lstm(path, f);
     // Check what was written: our own NAM LSTM forward pass, from the file,
@@ -155,6 +173,7 @@ ExportReport export_model(const std::string& model_dir, const std::string& datas
       {"test",
        {{"esr", r.esr}, {"mse", r.mse}, {"peak_error", r.peak_error}, {"samples", r.test_samples},
         {"seconds", static_cast<double>(r.test_samples) / r.sample_rate}}},
+      {"validation", {{"esr", r.validation_esr}}},
       {"baselines", {{"identity_esr", r.identity_esr}, {"linear_esr", r.linear_esr}}},
       {"model", spec.to_json()},
       {"nam", r.nam_written ? nlohmann::json{{"file", "model.nam"}, {"max_deviation_from_libtorch", r.nam_max_deviation}}

@@ -21,6 +21,7 @@ struct ExportReport {
   // The trained model on the test split, in the recordings' own units
   // (normalisation undone): what a listener hears.
   double esr = 0, mse = 0, peak_error = 0;
+  nlohmann::json validation_esr;  // the same ESR on the validation split; null without one
   // Baselines on the same split: output = normalised input (what a skip
   // connection starts from), and the best single gain (ESR is gain-free).
   double identity_esr = 0, linear_esr = 0;

@@ -144,6 +144,12 @@ TEST(Export, TheNamFileReproducesThePredictionInRawUnits) {
   EXPECT_EQ(nam.hidden_size, 6);
   EXPECT_EQ(nam.sample_rate, 8000);
   EXPECT_EQ(nam.metadata["name"], "toy");
+  // NAM's trainer reports the validation split's ESR in metadata.training.
+  ASSERT_TRUE(nam.metadata["training"]["validation_esr"].is_number());
+  EXPECT_FALSE(nam.metadata.contains("validation_esr"));  // it used to hold the test ESR
+  EXPECT_EQ(nam.metadata["training"]["validation_esr"], r.validation_esr);
+  EXPECT_NE(r.validation_esr.get<double>(), r.esr);  // another split
+  EXPECT_GE(r.validation_esr.get<double>(), 0.0);
   int rate = 0;
   const auto input = amp::read_wav_mono(dir.str() + "/out/test_input.wav", &rate);
   const auto prediction = amp::read_wav_mono(dir.str() + "/out/test_prediction.wav", &rate);
