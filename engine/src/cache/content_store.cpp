@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -322,6 +323,33 @@ bool ContentStore::has(const StoredOutput& out) const {
     return false;
   }
 }
+
+std::optional<Hash128> ContentStore::hash_of_object(std::string rel) {
+  rel.erase(std::remove(rel.begin(), rel.end(), '/'), rel.end());
+  if (rel.size() > 4 && rel.compare(rel.size() - 4, 4, ".dir") == 0) rel.resize(rel.size() - 4);
+  try {
+    return Hash128::from_hex(rel);
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
+bool ContentStore::object_intact(const std::string& rel, uint64_t* bytes) const {
+  const auto name = hash_of_object(rel);
+  if (!name) return false;
+  const std::string path = root_ + "/objects/" + rel;
+  const bool manifest = rel.size() > 4 && rel.compare(rel.size() - 4, 4, ".dir") == 0;
+  try {
+    uint64_t size = 0;
+    const Hash128 actual = manifest ? hash_bytes(read_file(path)) : hash_file(path, &size);
+    if (bytes) *bytes += size;
+    return actual == *name;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+void ContentStore::seal_received(const std::string& rel) const { seal(root_ + "/objects/" + rel); }
 
 std::vector<std::string> ContentStore::list_objects() const {
   std::vector<std::string> out;

@@ -26,6 +26,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,15 @@ class ContentStore {
 
   // Every object file (relative to objects/), for verify and gc.
   std::vector<std::string> list_objects() const;
+
+  // "ab/cdef…[.dir]" (relative to objects/) -> the object's hash; nullopt
+  // for a file that is not named like an object.
+  static std::optional<Hash128> hash_of_object(std::string rel);
+  // Whether the object file `rel` (relative to objects/) holds the bytes its
+  // name says, read in full; adds its size to `*bytes`. For verify and pull.
+  bool object_intact(const std::string& rel, uint64_t* bytes = nullptr) const;
+  // Seals an object file that arrived from elsewhere (pull) like a stored one.
+  void seal_received(const std::string& rel) const;
 
   // With kHardlink, store() makes each output the object itself, and the
   // caller then renames it into place, which moves the inode's ctime: call

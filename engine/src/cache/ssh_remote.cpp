@@ -51,11 +51,7 @@ class SshRemote : public Remote {
   std::string describe() const override { return session_.address().display(); }
 
   std::set<std::string> existing(const std::vector<std::string>& rels) override {
-    if (rels.empty()) return {};
-    const auto r = session_.run("cd " + root_q() + " && while IFS= read -r f; do [ -e \"$f\" ] && printf '%s\\n' \"$f\"; done; exit 0",
-                                join(rels));
-    if (r.exit_code != 0) throw Error("cannot list the remote " + describe() + ": " + last_line(r.err));
-    const auto found = lines_of(r.out);
+    const auto found = session_.existing(root_, rels);
     return {found.begin(), found.end()};
   }
 
@@ -89,8 +85,6 @@ class SshRemote : public Remote {
   }
 
  private:
-  std::string root_q() const { return shell_quote(root_); }
-
   // One call: the host answers, the path exists (a push creates its last
   // component), holds a cache or nothing, and has rsync.
   void probe(bool for_writing) {
@@ -188,6 +182,14 @@ SshSession::Result SshSession::run(const std::string& script, const std::string&
   if (r.signal) throw Error("ssh to " + address_.host + " was killed by " + r.describe());
   if (r.exit_code == 255) throw Error(describe_ssh_failure(r.err));
   return {r.exit_code, r.out, r.err};
+}
+
+std::vector<std::string> SshSession::existing(const std::string& dir, const std::vector<std::string>& rels) const {
+  if (rels.empty()) return {};
+  const auto r = run("cd " + shell_quote(dir) + " && while IFS= read -r f; do [ -e \"$f\" ] && printf '%s\\n' \"$f\"; done; exit 0",
+                     join(rels));
+  if (r.exit_code != 0) throw Error("cannot list " + dir + " on " + address_.host + ": " + last_line(r.err));
+  return lines_of(r.out);
 }
 
 std::string SshSession::rsync_spec(const std::string& path) const { return address_.host + ":" + path; }

@@ -44,6 +44,9 @@ class SshSession {
     std::string out, err;
   };
   Result run(const std::string& script, const std::string& input = "") const;
+  // Which of `rels` (relative to the host's directory `dir`) exist there:
+  // one round trip for any number of paths, in their order.
+  std::vector<std::string> existing(const std::string& dir, const std::vector<std::string>& rels) const;
   // rsync with `args` (sources and destination use rsync_spec()); throws
   // Error naming what failed.
   void rsync(std::vector<std::string> args, const std::string& input = "") const;

@@ -49,19 +49,8 @@ StoredOutput stored(const LockedPath& p) { return {p.hash, p.size, p.is_dir}; }
 
 namespace {
 
-// "ab/cdef…[.dir]" (relative to objects/) -> the object's hash; nullopt for a stray file.
-std::optional<Hash128> object_hash_of(std::string rel) {
-  rel.erase(std::remove(rel.begin(), rel.end(), '/'), rel.end());
-  if (rel.size() > 4 && rel.compare(rel.size() - 4, 4, ".dir") == 0) rel.resize(rel.size() - 4);
-  try {
-    return Hash128::from_hex(rel);
-  } catch (const Error&) {
-    return std::nullopt;
-  }
-}
-
 void forget_seal(const ContentStore& store, const std::string& rel) {
-  if (auto hash = object_hash_of(rel)) store.seals().forget(*hash);
+  if (auto hash = ContentStore::hash_of_object(rel)) store.seals().forget(*hash);
 }
 
 std::string workflow_arg(const CliArgs& cli) {
@@ -335,18 +324,7 @@ int cmd_cache(const Args& args) {
   uint64_t bytes = 0;
   for (const auto& rel : store.list_objects()) {
     const std::string path = wf.cache_dir + "/objects/" + rel;
-    const bool manifest = rel.size() > 4 && rel.compare(rel.size() - 4, 4, ".dir") == 0;
-    const auto hash = object_hash_of(rel);
-    const std::string name = hash ? hash->hex() : "";
-    bool good = false;
-    try {
-      uint64_t size = 0;
-      const Hash128 actual = manifest ? hash_bytes(read_file(path)) : hash_file(path, &size);
-      bytes += size;
-      good = actual.hex() == name;
-    } catch (const Error&) {
-    }
-    if (good) {
+    if (store.object_intact(rel, &bytes)) {
       ++ok;
       continue;
     }

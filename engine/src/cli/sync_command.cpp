@@ -16,7 +16,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
@@ -77,7 +76,7 @@ class Mirror {
     fs::create_directories(local_);
     // The workflow file first: it names the sinks' logdirs.
     int changed = rsync_pass({ws + "/./" + workflow_}, {}, false);
-    const std::vector<std::string> present = existing(ws, candidates());
+    const std::vector<std::string> present = session_.existing(ws, candidates());
     std::vector<std::string> logdirs, records;
     for (const auto& rel : present) (is_logdir(rel) ? logdirs : records).push_back(rel);
     std::vector<std::string> growing_sources, pass1_filters = kSkipped, rest_sources, rest_filters = kSkipped;
@@ -135,8 +134,7 @@ class Mirror {
         if (config.contains("logdir") && config["logdir"].is_string()) {
           const std::string dir = fs::path(config["logdir"].get<std::string>()).lexically_normal().string();
           if (dir.empty() || dir[0] == '/' || dir.rfind("..", 0) == 0) continue;  // outside the workspace
-          c.push_back(dir);
-          logdirs_.insert(dir);
+          if (logdirs_.insert(dir).second) c.push_back(dir);
         }
     } catch (const Error& e) {
       std::cerr << "cadenza sync: warning: " << e.what() << " (mirroring logs/ only)\n";
@@ -145,23 +143,6 @@ class Mirror {
   }
 
   bool is_logdir(const std::string& rel) const { return logdirs_.count(rel) > 0; }
-
-  std::vector<std::string> existing(const std::string& ws, const std::vector<std::string>& rels) {
-    std::string input;
-    for (const auto& r : rels) input += r + "\n";
-    const auto r = session_.run("cd " + shell_quote(ws) +
-                                    " && while IFS= read -r f; do [ -e \"$f\" ] && printf '%s\\n' \"$f\"; done; exit 0",
-                                input);
-    std::vector<std::string> out;
-    for (size_t start = 0; start < r.out.size();) {
-      const size_t nl = r.out.find('\n', start);
-      const std::string line = r.out.substr(start, nl - start);
-      if (!line.empty() && std::find(out.begin(), out.end(), line) == out.end()) out.push_back(line);
-      if (nl == std::string::npos) break;
-      start = nl + 1;
-    }
-    return out;
-  }
 
   int rsync_pass(const std::vector<std::string>& sources, const std::vector<std::string>& filters, bool in_place) {
     if (sources.empty()) return 0;

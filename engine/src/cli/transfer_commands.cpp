@@ -34,23 +34,15 @@ namespace {
 // Objects arrive sealed like locally stored ones (read-only, mtime 0), and
 // only once their bytes match their name: a damaged or hostile remote cannot
 // plant an object that a restore would trust by its stat.
-void check_and_seal_pulled(const std::string& cache_dir, const std::vector<std::string>& rels) {
+void check_and_seal_pulled(const ContentStore& store, const std::vector<std::string>& rels) {
   for (const auto& rel : rels) {
     if (rel.rfind("objects/", 0) != 0) continue;
-    const std::string path = cache_dir + "/" + rel;
-    std::string name = rel.substr(8);
-    name.erase(std::remove(name.begin(), name.end(), '/'), name.end());
-    const bool manifest = name.size() > 4 && name.compare(name.size() - 4, 4, ".dir") == 0;
-    if (manifest) name.resize(name.size() - 4);
-    const Hash128 actual = manifest ? hash_bytes(read_file(path)) : hash_file(path);
-    if (actual.hex() != name) {
-      ::unlink(path.c_str());
-      throw Error("the remote's object " + rel + " is corrupt (its content hashes to " + actual.hex() +
-                  "); it was not kept. Run `cadenza cache verify --remove` where the remote cache is");
+    if (!store.object_intact(rel.substr(8))) {
+      ::unlink((store.root() + "/" + rel).c_str());
+      throw Error("the remote's object " + rel + " is corrupt (its content does not match its name); it was not "
+                  "kept. Run `cadenza cache verify --remove` where the remote cache is");
     }
-    ::chmod(path.c_str(), 0444);
-    const struct timespec times[2] = {{0, 0}, {0, 0}};
-    ::utimensat(AT_FDCWD, path.c_str(), times, 0);
+    store.seal_received(rel.substr(8));
   }
 }
 
@@ -89,7 +81,7 @@ struct Transfer {
     const std::vector<std::string> fetched = remote.download(not_here, wf.cache_dir);
     present += static_cast<int>(here.size());
     missing += static_cast<int>(not_here.size() - fetched.size());
-    check_and_seal_pulled(wf.cache_dir, fetched);
+    check_and_seal_pulled(cache.store(), fetched);
     copied += static_cast<int>(fetched.size());
   }
 
