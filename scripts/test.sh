@@ -3,7 +3,7 @@
 # Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup-deps.sh --with-ml --with-slurm --with-containers --with-fuzz --with-ssh
+scripts/setup-deps.sh --with-ml --with-slurm --with-containers --with-fuzz --with-ssh --with-onnxruntime
 scripts/build.sh
 
 # The container tests run stages through Charliecloud in a minimal image

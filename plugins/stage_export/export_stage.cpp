@@ -6,10 +6,15 @@
 //   deps = { model = "out/model", dataset = "out/dataset" }
 //   outs = { export = "out/export" }
 //
-// Output directory: metrics.json (test ESR, MSE, peak error, baselines),
-// test_input.wav / test_target.wav / test_prediction.wav (normalisation
-// undone), model.nam (Neural Amp Modeler, LSTM; see nam_file.h for the
-// layout), model.pt + config.json (the LibTorch archive and its shape).
+// Output directory: metrics.json (test ESR, MSE, peak error, baselines,
+// how far each export is from LibTorch), test_input.wav / test_target.wav /
+// test_prediction.wav (normalisation undone), model.onnx (both families; see
+// onnx_graph.h for its inputs and outputs), model.nam (Neural Amp Modeler,
+// LSTM; see nam_file.h for the layout), model.pt + config.json (the LibTorch
+// archive and its shape).
+//
+// An optional dep `loudness_input` (a WAV) is the signal the .nam's
+// metadata.loudness is measured on; without it, the test split's input.
 #include <nlohmann/json.hpp>
 
 #include "cadenza/sdk/export.h"
@@ -21,6 +26,7 @@ namespace cadenza::exporter {
 
 namespace {
 
+constexpr const char* kVersion = "0.2.0";
 using sdk::ParamSpec;
 
 class ExportStage : public sdk::Stage {
@@ -34,6 +40,17 @@ class ExportStage : public sdk::Stage {
         ParamSpec::String("modeled_by", "", "who made the model (.nam metadata)"),
         ParamSpec::String("gear_type", "pedal", ".nam metadata: amp, pedal, amp_cab, amp_pedal, amp_pedal_cab, preamp, studio",
                           {"amp", "pedal", "amp_cab", "amp_pedal", "amp_pedal_cab", "preamp", "studio"}),
+        ParamSpec::Bool("onnx", true,
+                        "write model.onnx (ONNX opset 17, checked and run over the test input before the stage "
+                        "succeeds); false: no ONNX export"),
+        ParamSpec::OptionalFloat("input_level_dbu",
+                                 ".nam metadata: the level in dBu of a full-scale input sample during the capture "
+                                 "(the NAM plugin calibrates its input with it); unset: not recorded")
+            .bounds(-100, 100),
+        ParamSpec::OptionalFloat("output_level_dbu",
+                                 ".nam metadata: the level in dBu of a full-scale output sample during the capture; "
+                                 "unset: not recorded")
+            .bounds(-100, 100),
         ParamSpec::Integer("threads", 0, "CPU threads; 0: the stage's resources.cpus").bounds(0, 256),
     };
   }
@@ -46,6 +63,13 @@ class ExportStage : public sdk::Stage {
     const std::string name = p.get<std::string>("name");
     o.nam_metadata = {{"name", name.empty() ? ctx.stage_name() : name}, {"gear_type", p.get<std::string>("gear_type")}};
     if (!p.get<std::string>("modeled_by").empty()) o.nam_metadata["modeled_by"] = p.get<std::string>("modeled_by");
+    for (const char* level : {"input_level_dbu", "output_level_dbu"})
+      if (!p.json().at(level).is_null()) o.nam_metadata[level] = p.get<double>(level);
+    o.onnx = p.get<bool>("onnx");
+    o.producer_version = kVersion;
+    // An optional dep: the signal NAM's loudness is measured on.
+    for (const auto& name : ctx.input_names())
+      if (name == "loudness_input") o.loudness_input = ctx.input(name);
 
     ExportReport r;
     try {
@@ -64,6 +88,11 @@ class ExportStage : public sdk::Stage {
                   r.esr, r.identity_esr, r.linear_esr, r.mse, r.peak_error,
                   r.nam_written ? "; model.nam written and verified" : "; no .nam");
     ctx.log(sdk::LogLevel::kInfo, line);
+    if (r.onnx_written) {
+      std::snprintf(line, sizeof line, "model.onnx written, checked and run: max deviation from LibTorch %.3g",
+                    r.onnx.max_deviation);
+      ctx.log(sdk::LogLevel::kInfo, line);
+    }
   }
 };
 
@@ -71,5 +100,6 @@ class ExportStage : public sdk::Stage {
 
 }  // namespace cadenza::exporter
 
-CADENZA_STAGE_PLUGIN(cadenza::exporter::ExportStage, "stage_export", "0.1.0",
-                     "Test-split metrics, predicted audio, and the model as a Neural Amp Modeler .nam and LibTorch archive")
+CADENZA_STAGE_PLUGIN(cadenza::exporter::ExportStage, "stage_export", cadenza::exporter::kVersion,
+                     "Test-split metrics, predicted audio, and the model as ONNX, a Neural Amp Modeler .nam and a "
+                     "LibTorch archive")

@@ -7,12 +7,19 @@
 #include <string>
 #include <vector>
 
+#include "onnx_export.h"
+
 namespace cadenza::exporter {
 
 struct ExportOptions {
   bool require_nam = true;  // refuse models NAM cannot represent, instead of skipping the .nam
+  bool onnx = true;         // write and verify model.onnx
   int threads = 1;
   nlohmann::json nam_metadata = nlohmann::json::object();
+  // The signal whose output loudness goes into the .nam (metadata.loudness);
+  // empty: the test split's input.
+  std::string loudness_input;
+  std::string producer_version;  // the plugin's, recorded in model.onnx
 };
 
 struct ExportReport {
@@ -28,6 +35,12 @@ struct ExportReport {
   bool nam_written = false;
   std::string nam_note;           // why not, when not written
   double nam_max_deviation = 0;   // |.nam runner - LibTorch| over the test split
+  // NAM's metadata.loudness: 20 log10 of the output's RMS on the loudness
+  // input (raw units, dBFS); null without a .nam or for a silent output.
+  nlohmann::json loudness;
+  std::string loudness_input;     // what it was measured on
+  bool onnx_written = false;
+  OnnxReport onnx;
   double predict_seconds = 0;
   std::vector<float> prediction;  // the test prediction, for the metrics sink
 };
@@ -36,7 +49,9 @@ struct ExportReport {
 // writes into `out_dir`: test_input.wav, test_target.wav,
 // test_prediction.wav (float WAVs, normalisation undone), model.pt and
 // config.json (the LibTorch archive and what rebuilds it), model.nam (when
-// the model is a NAM LSTM), metrics.json. Throws std::runtime_error with a
+// the model is a NAM LSTM), model.onnx (unless options.onnx is false),
+// metrics.json. Both exports are read back and run over the test input
+// before this returns. Throws std::runtime_error with a
 // message naming the file or the setting at fault.
 ExportReport export_model(const std::string& model_dir, const std::string& dataset_dir, const std::string& out_dir,
                           const ExportOptions& options, const std::function<void(const std::string&)>& log);

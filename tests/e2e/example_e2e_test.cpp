@@ -42,6 +42,17 @@ TEST(ExampleE2E, TheExampleWorkflowRunsAndLogsToTensorBoard) {
   EXPECT_LT(test_esr, metrics["baselines"]["identity_esr"].get<double>());
   EXPECT_LT(test_esr, metrics["baselines"]["linear_esr"].get<double>());
   EXPECT_FALSE(ws.exists("out/export/model.nam"));  // NAM cannot play the windowed model
+  // Both exports carry a model.onnx that reproduces the LibTorch prediction
+  // (checked in-stage; ONNX Runtime runs such files in tests/onnx).
+  for (const char* stage : {"export", "export_nam"}) {
+    const auto onnx = nlohmann::json::parse(ws.read(std::string("out/") + stage + "/metrics.json"))["onnx"];
+    EXPECT_TRUE(ws.exists(std::string("out/") + stage + "/model.onnx")) << stage;
+    EXPECT_EQ(onnx["file"], "model.onnx") << stage;
+    EXPECT_LT(onnx["max_deviation_from_libtorch"].get<double>(), 1e-4) << stage;
+  }
+  EXPECT_THAT(r.output, HasSubstr("model.onnx written, checked and run"));
+  // The .nam carries NAM's loudness (of its output on the test input here).
+  EXPECT_TRUE(nlohmann::json::parse(ws.read("out/export_nam/model.nam"))["metadata"]["loudness"].is_number());
   // Three short epochs of the sequence LSTM on 7 s do not make a good model
   // (its learning is tested in tests/ml), but one that follows the signal.
   const double nam_esr = nlohmann::json::parse(ws.read("out/export_nam/metrics.json"))["test"]["esr"];

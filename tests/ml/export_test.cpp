@@ -21,6 +21,7 @@ namespace {
 using ::testing::HasSubstr;
 using train::test_util::quiet;
 using train::test_util::toy;
+using train::test_util::write_dataset;
 
 TEST(WindowedConvLstm, ShapesAndStreamingPredictionMatchTheWindows) {
   torch::manual_seed(0);
@@ -82,26 +83,6 @@ TEST(TrainModel, AnExhaustedTimeBudgetStopsAfterTheFirstSteps) {
   EXPECT_TRUE(r.time_limit_reached);
   EXPECT_EQ(r.epochs_run, 1);  // validated and saved what it had
   EXPECT_TRUE(std::filesystem::exists(dir.str() + "/m.pt"));
-}
-
-// A dataset directory as stage_preprocess writes it, with normalisation
-// gains that are not 1, so the export must undo them.
-void write_dataset(const std::string& dir, const train::Audio& a, double input_gain, double target_gain) {
-  std::filesystem::create_directories(dir);
-  const size_t n = a.input.size(), n_train = n * 6 / 10, n_val = n * 2 / 10;
-  auto part = [&](const std::vector<float>& v, size_t from, size_t len) {
-    return std::vector<float>(v.begin() + static_cast<long>(from), v.begin() + static_cast<long>(from + len));
-  };
-  const std::pair<const char*, std::pair<size_t, size_t>> splits[] = {
-      {"train", {0, n_train}}, {"val", {n_train, n_val}}, {"test", {n_train + n_val, n - n_train - n_val}}};
-  for (const auto& [name, range] : splits) {
-    amp::write_wav(dir + "/" + name + "_input.wav", part(a.input, range.first, range.second), a.sample_rate);
-    amp::write_wav(dir + "/" + name + "_target.wav", part(a.target, range.first, range.second), a.sample_rate);
-  }
-  std::ofstream(dir + "/dataset.json")
-      << nlohmann::json{{"sample_rate", a.sample_rate},
-                        {"normalization", {{"mode", "peak"}, {"input_gain", input_gain}, {"target_gain", target_gain}}}}
-             .dump();
 }
 
 // Trains a small model on `dataset` and writes a model directory as

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -9,6 +11,7 @@
 #include <torch/torch.h>
 
 #include "amp_model.h"
+#include "dataset.h"
 #include "trainer.h"
 
 namespace cadenza::train::test_util {
@@ -59,6 +62,26 @@ inline std::vector<float> predict(const amp::ModelSpec& spec, const std::string&
   const auto x = torch::from_blob(const_cast<float*>(input.data()), {static_cast<int64_t>(input.size())}, torch::kFloat32);
   const auto y = model.predict(x, torch::kCPU).contiguous();
   return std::vector<float>(y.data_ptr<float>(), y.data_ptr<float>() + y.numel());
+}
+
+// A dataset directory as stage_preprocess writes it, with normalisation
+// gains that are not 1, so the export must undo them.
+inline void write_dataset(const std::string& dir, const Audio& a, double input_gain, double target_gain) {
+  std::filesystem::create_directories(dir);
+  const size_t n = a.input.size(), n_train = n * 6 / 10, n_val = n * 2 / 10;
+  auto part = [&](const std::vector<float>& v, size_t from, size_t len) {
+    return std::vector<float>(v.begin() + static_cast<long>(from), v.begin() + static_cast<long>(from + len));
+  };
+  const std::pair<const char*, std::pair<size_t, size_t>> splits[] = {
+      {"train", {0, n_train}}, {"val", {n_train, n_val}}, {"test", {n_train + n_val, n - n_train - n_val}}};
+  for (const auto& [name, range] : splits) {
+    amp::write_wav(dir + "/" + name + "_input.wav", part(a.input, range.first, range.second), a.sample_rate);
+    amp::write_wav(dir + "/" + name + "_target.wav", part(a.target, range.first, range.second), a.sample_rate);
+  }
+  std::ofstream(dir + "/dataset.json")
+      << nlohmann::json{{"sample_rate", a.sample_rate},
+                        {"normalization", {{"mode", "peak"}, {"input_gain", input_gain}, {"target_gain", target_gain}}}}
+             .dump();
 }
 
 }  // namespace cadenza::train::test_util

@@ -76,6 +76,11 @@ struct ParamSpec {
     for (size_t i = 0; i < def.size(); ++i) json += (i ? "," : "") + quote(def[i]);
     return make(std::move(name), ParamType::kStringList, json + "]", std::move(description));
   }
+  // A float the workflow may leave out: the stage then sees null (JSON) and
+  // the lock records null. Bounds apply to a given value.
+  static ParamSpec OptionalFloat(std::string name, std::string description) {
+    return make(std::move(name), ParamType::kFloat, "null", std::move(description));
+  }
   // A param with no default; `type` says what the workflow must give.
   static ParamSpec Required(std::string name, ParamType type, std::string description) {
     return make(std::move(name), type, "", std::move(description));
