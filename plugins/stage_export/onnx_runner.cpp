@@ -19,7 +19,6 @@ struct Value {
   Dims dims;
   std::vector<float> f;
   std::vector<int64_t> i;
-  bool integer = false;
 };
 
 int64_t count(const Dims& dims) {
@@ -54,27 +53,25 @@ Dims ints_attr(const onnx::NodeProto& n, const std::string& name, Dims def) {
   return a ? Dims(a->ints().begin(), a->ints().end()) : def;
 }
 
+// A tensor's elements, from raw_data (little-endian bytes) or the typed field.
+template <typename T, typename Typed>
+std::vector<T> elements(const onnx::TensorProto& t, const Typed& typed, int64_t n) {
+  std::vector<T> out(typed.begin(), typed.end());
+  if (!t.raw_data().empty()) {
+    out.resize(t.raw_data().size() / sizeof(T));
+    std::memcpy(out.data(), t.raw_data().data(), out.size() * sizeof(T));
+  }
+  if (static_cast<int64_t>(out.size()) != n) throw std::runtime_error("initializer '" + t.name() + "': size does not match its dims");
+  return out;
+}
+
 Value from_proto(const onnx::TensorProto& t) {
   Value v;
   v.dims.assign(t.dims().begin(), t.dims().end());
-  const int64_t n = count(v.dims);
   if (t.data_type() == onnx::TensorProto::FLOAT) {
-    if (!t.raw_data().empty()) {
-      v.f.resize(t.raw_data().size() / sizeof(float));
-      std::memcpy(v.f.data(), t.raw_data().data(), v.f.size() * sizeof(float));
-    } else {
-      v.f.assign(t.float_data().begin(), t.float_data().end());
-    }
-    if (static_cast<int64_t>(v.f.size()) != n) throw std::runtime_error("initializer '" + t.name() + "': size does not match its dims");
+    v.f = elements<float>(t, t.float_data(), count(v.dims));
   } else if (t.data_type() == onnx::TensorProto::INT64) {
-    v.integer = true;
-    if (!t.raw_data().empty()) {
-      v.i.resize(t.raw_data().size() / sizeof(int64_t));
-      std::memcpy(v.i.data(), t.raw_data().data(), v.i.size() * sizeof(int64_t));
-    } else {
-      v.i.assign(t.int64_data().begin(), t.int64_data().end());
-    }
-    if (static_cast<int64_t>(v.i.size()) != n) throw std::runtime_error("initializer '" + t.name() + "': size does not match its dims");
+    v.i = elements<int64_t>(t, t.int64_data(), count(v.dims));
   } else {
     throw std::runtime_error("initializer '" + t.name() + "': data type " + std::to_string(t.data_type()) +
                              " (only float and int64 are implemented)");
@@ -220,7 +217,7 @@ std::vector<Value> lstm(const onnx::NodeProto& n, const std::vector<const Value*
       }
       std::copy(hb, hb + h, &y.f[(t * batch + b) * h]);
     }
-  Value yh{{1, batch, h}, hs, {}, false}, yc{{1, batch, h}, cs, {}, false};
+  Value yh{{1, batch, h}, hs, {}}, yc{{1, batch, h}, cs, {}};
   return {y, yh, yc};
 }
 
@@ -364,7 +361,7 @@ std::map<std::string, Tensor> Runner::run(const std::map<std::string, Tensor>& i
                                  std::to_string(shape.dim(k).dim_value()));
     if (count(it->second.dims) != static_cast<int64_t>(it->second.data.size()))
       throw std::runtime_error("input '" + decl.name() + "': data does not match its dims");
-    values[decl.name()] = Value{it->second.dims, it->second.data, {}, false};
+    values[decl.name()] = Value{it->second.dims, it->second.data, {}};
   }
   auto find = [&](const std::string& name) -> const Value* {
     if (name.empty()) return nullptr;
