@@ -193,6 +193,9 @@ TEST(Export, ClearErrorsForBadInputs) {
   fails_with(dir.str() + "/nothing", dir.str() + "/data", "nothing/config.json: missing");
   dir.write("model/config.json", R"({"family": "sequence_lstm", "hidden_size": 4, "layers": 1, "sample_rate": 8000})");
   fails_with(dir.str() + "/model", dir.str() + "/data", "config.json: missing field 'skip_connection'");
+  // A model configuration neither export can represent: named, with the file.
+  dir.write("model/config.json", R"({"family": "wavenet", "hidden_size": 4, "layers": 1, "sample_rate": 8000})");
+  fails_with(dir.str() + "/model", dir.str() + "/data", "config.json: field 'family': unknown model family 'wavenet'");
   dir.write("model/config.json",
             R"({"family": "sequence_lstm", "hidden_size": 4, "layers": 1, "sample_rate": 8000, "skip_connection": false})");
   dir.write("model/model.pt", "not an archive");
