@@ -2,6 +2,8 @@
 #include <gmock/gmock.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 
 #include "dataset.h"
 #include "nam_file.h"
@@ -51,6 +53,17 @@ TEST(ExampleE2E, TheExampleWorkflowRunsAndLogsToTensorBoard) {
     EXPECT_LT(onnx["max_deviation_from_libtorch"].get<double>(), 1e-4) << stage;
   }
   EXPECT_THAT(r.output, HasSubstr("model.onnx written, checked and run"));
+  // And in ONNX Runtime itself, where the test command installed it (it
+  // does in CI; tests/onnx/onnxruntime_e2e.sh reports it skipped elsewhere).
+  const std::string check = std::string(CADENZA_TEST_SOURCE_DIR) + "/../scripts/onnxruntime/check_onnx.js";
+  if (std::getenv("CI") || std::filesystem::exists(std::string(CADENZA_TEST_SOURCE_DIR) +
+                                                   "/../scripts/onnxruntime/node_modules/onnxruntime-node")) {
+    for (const char* stage : {"export", "export_nam"}) {
+      const ProcessResult ort = run_process({"node", check, ws.str() + "/out/" + stage, "--block", "64"});
+      EXPECT_TRUE(ort.ok()) << stage << ": " << ort.out << ort.err;
+      EXPECT_THAT(ort.out, HasSubstr("\"onnxruntime\":\"1.30.0\"")) << stage;
+    }
+  }
   // The .nam carries NAM's loudness (of its output on the test input here).
   EXPECT_TRUE(nlohmann::json::parse(ws.read("out/export_nam/model.nam"))["metadata"]["loudness"].is_number());
   // Three short epochs of the sequence LSTM on 7 s do not make a good model
