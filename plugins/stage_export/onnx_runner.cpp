@@ -33,6 +33,14 @@ Dims strides_of(const Dims& dims) {
   return s;
 }
 
+// Cadenza's evaluator checks stage_export's own graphs; any other ONNX file
+// belongs in ONNX Runtime (scripts/onnxruntime/check_onnx.js).
+constexpr const char* kOutsideScope =
+    "stage_export never emits this operator; Cadenza's evaluator checks only stage_export's own graphs (run other "
+    "ONNX files in ONNX Runtime)";
+const char* const kOperators[] = {"Add", "Concat", "Conv", "Identity", "LSTM", "MatMul",
+                                  "Mul", "Slice", "Squeeze", "Transpose", "Unsqueeze"};
+
 [[noreturn]] void fail(const onnx::NodeProto& n, const std::string& what) {
   throw std::runtime_error("node '" + n.name() + "' (" + n.op_type() + "): " + what);
 }
@@ -116,7 +124,7 @@ Value broadcast(const onnx::NodeProto& n, const Value& a, const Value& b, const 
 
 // A [..., M, K] x B [K, N]: the only MatMul form the exporter emits.
 Value matmul(const onnx::NodeProto& n, const Value& a, const Value& b) {
-  if (b.dims.size() != 2 || a.dims.empty() || a.dims.back() != b.dims[0]) fail(n, "only [..., K] x [K, N] is implemented");
+  if (b.dims.size() != 2 || a.dims.empty() || a.dims.back() != b.dims[0]) fail(n, "stage_export emits only [..., K] x [K, N]");
   const int64_t k = b.dims[0], cols = b.dims[1], rows = count(a.dims) / k;
   Value out;
   out.dims = a.dims;
@@ -132,9 +140,9 @@ Value matmul(const onnx::NodeProto& n, const Value& a, const Value& b) {
 
 // 1-D convolution: X [N, C, L], W [M, C, K], B [M]; group 1, dilation 1.
 Value conv(const onnx::NodeProto& n, const Value& x, const Value& w, const Value* bias) {
-  if (x.dims.size() != 3 || w.dims.size() != 3 || w.dims[1] != x.dims[1]) fail(n, "only 1-D, group 1 convolution is implemented");
+  if (x.dims.size() != 3 || w.dims.size() != 3 || w.dims[1] != x.dims[1]) fail(n, "stage_export emits only 1-D, group 1 convolutions");
   if (int_attr(n, "group", 1) != 1 || ints_attr(n, "dilations", {1}) != Dims{1}) fail(n, "group and dilations must be 1");
-  if (attribute(n, "auto_pad") && attribute(n, "auto_pad")->s() != "NOTSET") fail(n, "auto_pad is not implemented");
+  if (attribute(n, "auto_pad") && attribute(n, "auto_pad")->s() != "NOTSET") fail(n, "stage_export never emits auto_pad (it gives explicit pads)");
   const int64_t batch = x.dims[0], c_in = x.dims[1], len = x.dims[2], c_out = w.dims[0], kernel = w.dims[2];
   const int64_t stride = ints_attr(n, "strides", {1}).at(0);
   const Dims pads = ints_attr(n, "pads", {0, 0});
@@ -181,9 +189,9 @@ float sigmoid(float v) { return 1.0f / (1.0f + std::exp(-v)); }
 std::vector<Value> lstm(const onnx::NodeProto& n, const std::vector<const Value*>& in) {
   if (attribute(n, "activations") || attribute(n, "clip") || int_attr(n, "input_forget", 0) != 0 ||
       int_attr(n, "layout", 0) != 0 || (attribute(n, "direction") && attribute(n, "direction")->s() != "forward"))
-    fail(n, "only the forward LSTM with default activations, layout 0, is implemented");
-  if (in.size() > 4 && in[4]) fail(n, "sequence_lens is not implemented");
-  if (in.size() > 7 && in[7]) fail(n, "peepholes are not implemented");
+    fail(n, "stage_export emits only the forward LSTM with default activations, layout 0");
+  if (in.size() > 4 && in[4]) fail(n, "stage_export never emits sequence_lens");
+  if (in.size() > 7 && in[7]) fail(n, "stage_export never emits peepholes");
   const Value &x = *in[0], &w = *in[1], &r = *in[2];
   const int64_t steps = x.dims.at(0), batch = x.dims.at(1), inputs = x.dims.at(2), h = int_attr(n, "hidden_size", 0);
   if (w.dims != Dims{1, 4 * h, inputs} || r.dims != Dims{1, 4 * h, h}) fail(n, "W or R does not match hidden_size");
@@ -251,7 +259,7 @@ Value slice(const onnx::NodeProto& n, const std::vector<const Value*>& in) {
   const Value& x = *in[0];
   if (in.size() > 4 && in[4])
     for (int64_t s : in[4]->i)
-      if (s != 1) fail(n, "steps other than 1 are not implemented");
+      if (s != 1) fail(n, "stage_export emits only step 1");
   Dims begin(x.dims.size(), 0), end = x.dims;
   for (size_t j = 0; j < in[1]->i.size(); ++j) {
     const int64_t k = axis_in(n, in.size() > 3 && in[3] ? in[3]->i.at(j) : static_cast<int64_t>(j), x.dims.size());
@@ -312,7 +320,7 @@ std::vector<Value> evaluate(const onnx::NodeProto& n, const std::vector<const Va
   }
   if (op == "Concat") return {concat(n, in)};
   if (op == "Identity") return {need(0)};
-  fail(n, "operator not implemented by Cadenza's reference evaluator");
+  fail(n, kOutsideScope);
 }
 
 }  // namespace
@@ -330,6 +338,10 @@ Runner::Runner(const std::string& bytes, const std::string& path) : graph_(std::
       if (opset.version() < 14 || opset.version() > 17)
         throw std::runtime_error(path + ": opset " + std::to_string(opset.version()) + "; the evaluator implements 14-17");
   graph_->proto = m.graph();
+  // Refuse a graph outside that scope before running any of it.
+  for (const auto& n : graph_->proto.node())
+    if (std::find(std::begin(kOperators), std::end(kOperators), n.op_type()) == std::end(kOperators))
+      throw std::runtime_error(path + ": node '" + n.name() + "' (" + n.op_type() + "): " + kOutsideScope);
   try {
     for (const auto& t : graph_->proto.initializer()) graph_->initializers[t.name()] = from_proto(t);
   } catch (const std::runtime_error& e) {

@@ -216,13 +216,17 @@ TEST(OnnxRunner, RefusesFilesItCannotCheckOrRunByName) {
   std::string bytes;
   m.SerializeToString(&bytes);
   EXPECT_NO_THROW(onnx_graph::check(bytes, "relu.onnx"));  // valid ONNX...
-  const onnx_runner::Runner runner(bytes, "relu.onnx");
   try {
-    runner.run({{"x", {{2}, {1, -1}}}});
-    FAIL() << "ran an operator it does not implement";
+    const onnx_runner::Runner runner(bytes, "relu.onnx");
+    FAIL() << "accepted an operator stage_export never emits";
   } catch (const std::runtime_error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("(Relu): operator not implemented"));  // ...that the evaluator refuses by name
+    // ...that the evaluator refuses by name, before running any of it.
+    EXPECT_THAT(e.what(), HasSubstr("relu.onnx: node 'relu' (Relu): stage_export never emits this operator"));
   }
+  n->set_op_type("Identity");
+  m.SerializeToString(&bytes);
+  const onnx_runner::Runner runner(bytes, "identity.onnx");
+  EXPECT_EQ(runner.run({{"x", {{2}, {1, -1}}}}).at("y").data, (std::vector<float>{1, -1}));
   EXPECT_THROW(runner.run({{"x", {{3}, {1, 2, 3}}}}), std::runtime_error);  // declared dimension 2
   n->set_input(0, "nowhere");
   m.SerializeToString(&bytes);
