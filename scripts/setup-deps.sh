@@ -11,7 +11,7 @@ set -euo pipefail
 
 base=(g++ make cmake ninja-build pkgconf ccache
       libboost-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libtomlplusplus-dev
-      libgtest-dev libgmock-dev libxxhash-dev libsndfile1-dev python3)
+      libgtest-dev libgmock-dev libxxhash-dev libsndfile1-dev libyaml-cpp-dev python3 python3-yaml git)
 ml=(libtorch-dev libopenblas0-pthread libonnx-dev)
 bench=(hyperfine snakemake python3-torch podman xxhash)  # xxhash: xxhsum, the hashing anchor
 slurm=(slurm-wlm munge)  # the SLURM test cluster (scripts/slurm-test-cluster.sh)

@@ -74,21 +74,21 @@ TEST(ExperimentsE2E, ASweepRunsSharedStagesOnceAndEachVariantOnce) {
     EXPECT_EQ(row["status"], "succeeded");
     lengths.insert(row["metrics"]["train:test/length"]["last"].get<double>());
   }
-  EXPECT_EQ(names, (std::set<std::string>{"suffix=x,gain=1", "suffix=x,gain=2.5", "suffix=yy,gain=1",
-                                          "suffix=yy,gain=2.5"}));
+  EXPECT_EQ(names, (std::set<std::string>{"suffix-x+gain-1", "suffix-x+gain-2.5", "suffix-yy+gain-1",
+                                          "suffix-yy+gain-2.5"}));
   EXPECT_EQ(lengths.size(), 2u);  // the suffix changes the output's length, the gain does not
   // Each experiment's outputs are its own; the workspace's are untouched.
-  EXPECT_THAT(ws.read(".cadenza/exps/suffix=yy,gain=2.5/ws/out/model"), HasSubstr("yy"));
+  EXPECT_THAT(ws.read(".cadenza/exps/suffix-yy+gain-2.5/ws/out/model"), HasSubstr("yy"));
   EXPECT_FALSE(ws.exists("out/model"));
   // Rerunning the sweep executes nothing.
   auto again = ws.cadenza(sweep(1));
   ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_EQ(count(trace, "prep") + count(trace, "train") + count(trace, "report"), 7);
   // status --exp judges one experiment the way status judges the workspace.
-  EXPECT_EQ(ws.cadenza({"status", "--exp", "suffix=yy,gain=1"}).output,
+  EXPECT_EQ(ws.cadenza({"status", "--exp", "suffix-yy+gain-1"}).output,
             "prep    up to date\ntrain   up to date\nreport  up to date\n");
   ws.write("data/in.txt", "changed\n");
-  EXPECT_THAT(ws.cadenza({"status", "--exp", "suffix=yy,gain=1"}).output, HasSubstr("dep data/in.txt changed"));
+  EXPECT_THAT(ws.cadenza({"status", "--exp", "suffix-yy+gain-1"}).output, HasSubstr("dep data/in.txt changed"));
   EXPECT_THAT(ws.cadenza({"status", "--exp", "nope"}).output, HasSubstr("no experiment 'nope'"));
 }
 
@@ -100,10 +100,10 @@ TEST(ExperimentsE2E, FourAtOnceMatchOneAtATime) {
   ASSERT_EQ(serial.cadenza(sweep(1)).exit_code, 0);
   auto r = parallel.cadenza(sweep(4));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_THAT(r.output, HasSubstr("[suffix=yy,gain=2.5] "));  // each line says whose it is
+  EXPECT_THAT(r.output, HasSubstr("[suffix-yy+gain-2.5] "));  // each line says whose it is
   EXPECT_EQ(count(shared.str() + "/parallel.txt", "prep"), 1);  // four started it; one ran it
   EXPECT_EQ(count(shared.str() + "/parallel.txt", "train"), 4);
-  for (const auto& name : {"suffix=x,gain=1", "suffix=yy,gain=2.5"})
+  for (const auto& name : {"suffix-x+gain-1", "suffix-yy+gain-2.5"})
     EXPECT_EQ(parallel.read(std::string(".cadenza/exps/") + name + "/ws/out/report"),
               serial.read(std::string(".cadenza/exps/") + name + "/ws/out/report"));
   auto a = show(serial), b = show(parallel);
@@ -149,7 +149,7 @@ TEST(ExperimentsE2E, RangesSweepFilesAndSharedParams) {
   ASSERT_EQ(rows.size(), 4u);  // epochs 1, 3 x suffix a, bb
   std::set<std::string> names;
   for (const auto& row : rows) names.insert(row["name"].get<std::string>());
-  EXPECT_TRUE(names.count("s1-upper=true,epochs=3,suffix=bb")) << r.output;
+  EXPECT_TRUE(names.count("s1-upper-true+epochs-3+suffix-bb")) << r.output;
   EXPECT_EQ(count(trace, "prep"), 1);
   EXPECT_EQ(count(trace, "train"), 4);
   EXPECT_EQ(count(trace, "report"), 2);  // one per distinct model (epochs do not change it)
@@ -164,7 +164,7 @@ TEST(ExperimentsE2E, ShowFiltersSortsAndWritesCsv) {
   ASSERT_EQ(ws.cadenza(sweep(2)).exit_code, 0);
   auto rows = show(ws, {"--where", "train:test/length < 8 && train.gain == 2.5"});
   ASSERT_EQ(rows.size(), 1u);
-  EXPECT_EQ(rows[0]["name"], "suffix=x,gain=2.5");
+  EXPECT_EQ(rows[0]["name"], "suffix-x+gain-2.5");
   rows = show(ws, {"--sort-by", "-train.gain"});
   EXPECT_EQ(rows[0]["params"]["train.gain"], 2.5);
   auto table = ws.cadenza({"exp", "show"});
@@ -173,7 +173,7 @@ TEST(ExperimentsE2E, ShowFiltersSortsAndWritesCsv) {
   EXPECT_THAT(table.output, HasSubstr("*"));  // the best value of the metric column
   auto csv = ws.cadenza({"exp", "show", "--csv"});
   EXPECT_THAT(csv.output, HasSubstr("name,status,duration_s,train.gain,train.suffix,train:test/length\n"));
-  EXPECT_THAT(csv.output, HasSubstr("\"suffix=x,gain=1\",succeeded,"));
+  EXPECT_THAT(csv.output, HasSubstr("\"suffix-x+gain-1\",succeeded,"));
   EXPECT_THAT(ws.cadenza({"exp", "show", "--sort-by", "nope"}).output, HasSubstr("--sort-by: no column 'nope'"));
   EXPECT_THAT(ws.cadenza({"exp", "show", "--where", "gain"}).output, HasSubstr("'gain' is not a comparison"));
 }
@@ -182,14 +182,14 @@ TEST(ExperimentsE2E, DiffSaysWhyEachStageDiffers) {
   test::TempDir shared;
   Workspace ws(pipeline(shared.str() + "/trace.txt"));
   ASSERT_EQ(ws.cadenza(sweep(1)).exit_code, 0);
-  auto r = ws.cadenza({"exp", "diff", "suffix=x,gain=1", "suffix=yy,gain=1"});
+  auto r = ws.cadenza({"exp", "diff", "suffix-x+gain-1", "suffix-yy+gain-1"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("train.suffix"));
   EXPECT_THAT(r.output, HasSubstr("prep"));
   EXPECT_THAT(r.output, HasSubstr("identical: one cache entry"));
   EXPECT_THAT(r.output, HasSubstr("differs: param suffix x vs yy"));
   EXPECT_THAT(r.output, HasSubstr("differs: input out/model differs"));  // report: same params, new input
-  EXPECT_THAT(ws.cadenza({"exp", "diff", "suffix=x,gain=1", "nope"}).output, HasSubstr("no experiment 'nope'"));
+  EXPECT_THAT(ws.cadenza({"exp", "diff", "suffix-x+gain-1", "nope"}).output, HasSubstr("no experiment 'nope'"));
 }
 
 // apply: the workflow gets the experiment's params (comments kept) and the
@@ -199,12 +199,12 @@ TEST(ExperimentsE2E, ApplyThenStatusIsUpToDate) {
   const std::string trace = shared.str() + "/trace.txt";
   Workspace ws("# my pipeline\n" + pipeline(trace));
   ASSERT_EQ(ws.cadenza(sweep(1)).exit_code, 0);
-  auto r = ws.cadenza({"exp", "apply", "suffix=yy,gain=2.5"});
+  auto r = ws.cadenza({"exp", "apply", "suffix-yy+gain-2.5"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(ws.read("workflow.toml"), HasSubstr("# my pipeline"));
   EXPECT_THAT(ws.read("workflow.toml"), HasSubstr("epochs = 2, suffix = \"yy\", gain = 2.5 }"));
   EXPECT_EQ(ws.cadenza({"status"}).output, "prep    up to date\ntrain   up to date\nreport  up to date\n");
-  EXPECT_EQ(ws.read("out/report"), ws.read(".cadenza/exps/suffix=yy,gain=2.5/ws/out/report"));
+  EXPECT_EQ(ws.read("out/report"), ws.read(".cadenza/exps/suffix-yy+gain-2.5/ws/out/report"));
   const int before = count(trace, "train");
   EXPECT_THAT(ws.cadenza({"run"}).output, HasSubstr("0 ran"));
   EXPECT_EQ(count(trace, "train"), before);
@@ -220,7 +220,7 @@ TEST(ExperimentsE2E, PushAndPullCarryExperimentRecordsWithTheirObjects) {
   auto push = mine.cadenza({"push", "--remote", remote.str()});
   ASSERT_EQ(push.exit_code, 0) << push.output;
   EXPECT_THAT(push.output, HasSubstr("4 experiment records"));
-  EXPECT_TRUE(remote.exists("exps/e2e/suffix=yy,gain=2.5/experiment.json"));
+  EXPECT_TRUE(remote.exists("exps/e2e/suffix-yy+gain-2.5/experiment.json"));
   auto pull = theirs.cadenza({"pull", "--remote", remote.str()});
   ASSERT_EQ(pull.exit_code, 0) << pull.output;
   EXPECT_THAT(pull.output, HasSubstr("4 experiment records"));
@@ -230,10 +230,10 @@ TEST(ExperimentsE2E, PushAndPullCarryExperimentRecordsWithTheirObjects) {
   for (size_t k = 0; k < rows.size(); ++k) EXPECT_EQ(rows[k]["metrics"], mine_rows[k]["metrics"]) << k;
   // Every object came along: adopting one runs nothing.
   const int executions = count(trace, "train");
-  auto apply = theirs.cadenza({"exp", "apply", "suffix=yy,gain=2.5"});
+  auto apply = theirs.cadenza({"exp", "apply", "suffix-yy+gain-2.5"});
   ASSERT_EQ(apply.exit_code, 0) << apply.output;
   EXPECT_EQ(theirs.cadenza({"status"}).output, "prep    up to date\ntrain   up to date\nreport  up to date\n");
-  EXPECT_EQ(theirs.read("out/model"), mine.read(".cadenza/exps/suffix=yy,gain=2.5/ws/out/model"));
+  EXPECT_EQ(theirs.read("out/model"), mine.read(".cadenza/exps/suffix-yy+gain-2.5/ws/out/model"));
   EXPECT_EQ(count(trace, "train"), executions);
   // A second pull adds nothing; records of our own are never replaced.
   EXPECT_THAT(theirs.cadenza({"pull", "--remote", remote.str()}).output, HasSubstr("0 experiment records"));
@@ -245,15 +245,15 @@ TEST(ExperimentsE2E, RemoveThenGcDropsOnlyTheRemovedExperimentsData) {
   Workspace ws(pipeline(shared.str() + "/trace.txt"));
   ASSERT_EQ(ws.cadenza({"exp", "run", "--set", "train.suffix=keep"}).exit_code, 0);
   ASSERT_EQ(ws.cadenza({"exp", "run", "--set", "train.suffix=drop"}).exit_code, 0);
-  auto r = ws.cadenza({"exp", "remove", "suffix=drop"});
+  auto r = ws.cadenza({"exp", "remove", "suffix-drop"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_FALSE(ws.exists(".cadenza/exps/suffix=drop"));
+  EXPECT_FALSE(ws.exists(".cadenza/exps/suffix-drop"));
   auto gc = ws.cadenza({"gc", "--runs", "--grace", "0"});
   ASSERT_EQ(gc.exit_code, 0) << gc.output;
   EXPECT_THAT(gc.output, HasSubstr("2 run-cache entries removed"));  // drop's train and report
   const auto rows = show(ws);
   ASSERT_EQ(rows.size(), 1u);
-  EXPECT_EQ(rows[0]["name"], "suffix=keep");
+  EXPECT_EQ(rows[0]["name"], "suffix-keep");
   // Rerunning the kept experiment restores nothing and runs nothing.
   auto again = ws.cadenza({"exp", "run", "--set", "train.suffix=keep"});
   EXPECT_THAT(again.output, HasSubstr("0 ran, 3 up to date"));
@@ -282,13 +282,13 @@ TEST(ExperimentsE2E, TheSweepsHparamsTabShowsOneTrueRowPerExperiment) {
     EXPECT_EQ(row["status"], "success") << name;
     const std::string suffix = row["hparams"]["train.suffix"];
     const double gain = row["hparams"]["train.gain"];
-    EXPECT_EQ(name, "suffix=" + suffix + ",gain=" + (gain == 1 ? "1" : "2.5"));
+    EXPECT_EQ(name, "suffix-" + suffix + "+gain-" + (gain == 1 ? "1" : "2.5"));
     const double length = 6 + suffix.size();  // "hello\n" + the suffix
     EXPECT_EQ(row["metrics"]["train:test/length"], length) << name;
     EXPECT_EQ(row["metrics"]["report:test/length"], length) << name << ": a restored report counts too";
   }
   // Scalars of the two stages are in their own run directories.
-  const std::string dir = ws.str() + "/logs/tensorboard/suffix=x,gain=1/";
+  const std::string dir = ws.str() + "/logs/tensorboard/suffix-x+gain-1/";
   EXPECT_TRUE(fs::exists(dir + "train")) << dir;
   EXPECT_TRUE(fs::exists(dir + "report"));
 }
@@ -308,15 +308,15 @@ TEST(ExperimentsE2E, AStopRuleEndsATrainingAfterTheNamedEpoch) {
   auto r = ws.cadenza({"exp", "run", "--set", "train.suffix=z"});
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_THAT(r.output, HasSubstr("stopped by rule `train/loss < 0.3 && epoch >= 2` at step 3: train/loss = 0.25"));
-  EXPECT_THAT(r.output, HasSubstr("experiment suffix=z stopped"));
-  const std::string dir = ".cadenza/exps/suffix=z/runs/latest/train/";
+  EXPECT_THAT(r.output, HasSubstr("experiment suffix-z stopped"));
+  const std::string dir = ".cadenza/exps/suffix-z/runs/latest/train/";
   EXPECT_EQ(lines_of(ws, dir + "metrics.jsonl") / 3, 4);  // epochs 0-3 (scalar, text, audio each), not 50
   EXPECT_EQ(nlohmann::json::parse(ws.read(dir + "result.json"))["outcome"], "cancelled");
   EXPECT_EQ(count(trace, "report"), 0);
   const auto rows = show(ws);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0]["status"], "stopped");
-  const auto record = nlohmann::json::parse(ws.read(".cadenza/exps/suffix=z/experiment.json"));
+  const auto record = nlohmann::json::parse(ws.read(".cadenza/exps/suffix-z/experiment.json"));
   EXPECT_THAT(record["stages"]["train"]["error"].get<std::string>(), HasSubstr("stopped by rule"));
   EXPECT_FALSE(ws.exists("logs/tensorboard"));  // no sink configured: no files
   // A rule that does not parse is refused before anything runs, with its line.

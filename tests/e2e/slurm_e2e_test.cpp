@@ -12,6 +12,7 @@
 
 #include "plugin_library.h"
 #include "subprocess.h"
+#include "script_project.h"
 #include "workspace.h"
 
 namespace cadenza {
@@ -379,7 +380,7 @@ TEST(SlurmE2E, ASweepIsOneJobArrayPerStageAndRunsSharedWorkOnce) {
   EXPECT_THAT(lines[1], HasSubstr("--dependency=aftercorr:"));
   EXPECT_THAT(lines[2], HasSubstr("--dependency=aftercorr:"));
   std::set<std::string> nodes, arrays;
-  for (const auto& name : {"suffix=a,gain=1", "suffix=a,gain=2", "suffix=bb,gain=1", "suffix=bb,gain=2"}) {
+  for (const auto& name : {"suffix-a+gain-1", "suffix-a+gain-2", "suffix-bb+gain-1", "suffix-bb+gain-2"}) {
     const auto record = nlohmann::json::parse(ws.read(std::string(".cadenza/exps/") + name + "/experiment.json"));
     EXPECT_EQ(record["status"], "succeeded");
     EXPECT_EQ(record["stages"]["train"]["backend"], "backend_slurm");
@@ -393,7 +394,7 @@ TEST(SlurmE2E, ASweepIsOneJobArrayPerStageAndRunsSharedWorkOnce) {
   // Work cached meanwhile (the prep another experiment's task computed) is
   // skipped on the node by exec-stage, inside the pre-submitted chain.
   int restored_on_node = 0;
-  for (const auto& name : {"suffix=a,gain=1", "suffix=a,gain=2", "suffix=bb,gain=1", "suffix=bb,gain=2"})
+  for (const auto& name : {"suffix-a+gain-1", "suffix-a+gain-2", "suffix-bb+gain-1", "suffix-bb+gain-2"})
     restored_on_node += nlohmann::json::parse(ws.read(std::string(".cadenza/exps/") + name +
                                                       "/runs/latest/prep/result.json"))
                             .value("restored", false);
@@ -404,6 +405,41 @@ TEST(SlurmE2E, ASweepIsOneJobArrayPerStageAndRunsSharedWorkOnce) {
   auto again = ws.cadenza({"exp", "run", "--grid", "train.suffix=a,bb", "--grid", "train.gain=1,2"});
   EXPECT_EQ(again.exit_code, 0) << again.output;
   EXPECT_THAT(again.output, Not(HasSubstr("started")));
+}
+
+// A user's Python scripts swept on the cluster: one params.yaml key and one
+// of the script's own params, 2 x 2, each stage's variants one job array;
+// each variant's script saw its own values and wrote in its own tree.
+TEST(SlurmE2E, AScriptSweepRunsAsArraysAndEachVariantSeesItsValues) {
+  REQUIRE_SLURM();
+  test::TempDir shared;
+  const std::string trace = shared.str() + "/trace.txt";
+  Workspace ws("");
+  test::write_script_project(ws, trace, kSlurm);
+  const std::string calls = shared.str() + "/sbatch-calls";
+  test::CliResult r;
+  {
+    SbatchWrapper wrapper(shared, "echo \"$*\" >> '" + calls + "'\n");
+    r = ws.cadenza({"exp", "run", "--grid", "params.yaml:train.lr=0.1,0.2", "--grid", "train.hidden=8,32"});
+  }
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("planned together"));
+  std::ifstream sbatch_log(calls);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(sbatch_log, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 2u) << r.output;
+  for (const auto& line : lines) EXPECT_THAT(line, HasSubstr("--array=0-3"));
+  EXPECT_EQ(test::executions(trace, "prepare"), 1);
+  EXPECT_EQ(test::executions(trace, "train"), 4);
+  for (const char* lr : {"0.1", "0.2"})
+    for (const char* hidden : {"8", "32"}) {
+      const std::string tree = std::string(".cadenza/exps/lr-") + lr + "+hidden-" + hidden + "/ws/";
+      const auto model = test::trained(ws, tree);
+      EXPECT_EQ(model["lr"], std::stod(lr)) << tree;
+      EXPECT_EQ(model["hidden"], std::stoi(hidden)) << tree;
+      EXPECT_EQ(model["cwd"], std::filesystem::canonical(ws.path() / tree).string());
+    }
+  EXPECT_FALSE(ws.exists("models")) << "the workspace's own outputs are not touched";
 }
 
 // A stage that asks for a GPU gets one from SLURM (the test cluster's GPUs

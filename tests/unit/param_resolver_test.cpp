@@ -3,11 +3,13 @@
 #include <gmock/gmock.h>
 
 #include "test_util.h"
+#include "overrides.h"
 #include "workflow_parser.h"
 
 namespace cadenza {
 namespace {
 
+using nlohmann::json;
 using sdk::ParamSpec;
 using test::error_of;
 using ::testing::HasSubstr;
@@ -71,9 +73,47 @@ TEST(ParamResolver, UndefinedReference) {
               HasSubstr("refers to shared param 'nope', which [params] does not define"));
 }
 
-TEST(ParamResolver, PartialReferenceIsRejected) {
-  EXPECT_THAT(error_of([] { resolve("name = \"run-${sr}\"", "sr = 1"); }),
-              HasSubstr("must be the whole value"));
+TEST(ParamResolver, ReferencesInsideStringsBecomeTheirText) {
+  EXPECT_EQ(resolve("name = \"run-${sr}-${m}\"", "sr = 1\nm = \"lstm\"")["name"], "run-1-lstm");
+  EXPECT_EQ(resolve("name = \"$${HOME}/x\"")["name"], "${HOME}/x");  // escaped: the shell's own
+  EXPECT_THAT(error_of([] { resolve("name = \"${HOME}/x\""); }),
+              HasSubstr("refers to shared param 'HOME', which [params] does not define; add it there (for a "
+                        "shell variable, write $HOME or $${HOME})"));
+  EXPECT_THAT(error_of([] { resolve("name = \"a ${sr\"", "sr = 1"); }), HasSubstr("without a closing '}'"));
+}
+
+// A script stage's own params: declared by their value in workflow.toml.
+TEST(ParamResolver, AnyOtherParamIsTypedByItsValue) {
+  static Workflow wf;
+  const std::vector<ParamSpec> open = {ParamSpec::Required("cmd", sdk::ParamType::kString, "command"),
+                                       ParamSpec::AnyOther("the script's own")};
+  wf = parse_workflow_text("[params]\nsr = 8000\n[stages.s]\nplugin = \"p\"\nouts = { o = \"o\" }\n"
+                           "params = { cmd = \"x --lr ${sr}\", lr = 0.01, layers = [1, 2], opt = { name = \"adam\" }, "
+                           "rate = \"${sr}\" }\n",
+                           "w.toml");
+  const auto p = resolve_params(wf, wf.stages[0], open);
+  EXPECT_EQ(p, json::parse(R"({"cmd":"x --lr 8000","lr":0.01,"layers":[1,2],"opt":{"name":"adam"},"rate":8000})"));
+  EXPECT_THAT(error_of([&] { resolve_params(wf, wf.stages[0], schema()); }), HasSubstr("unknown param 'cmd'"));
+}
+
+TEST(ParamResolver, AnOverrideOfAnOwnParamKeepsItsType) {
+  static Workflow wf;
+  const std::vector<ParamSpec> open = {ParamSpec::AnyOther("the script's own")};
+  auto with = [&](const std::string& target, const json& v) {
+    wf = parse_workflow_text("[stages.s]\nplugin = \"p\"\nouts = { o = \"o\" }\n"
+                             "params = { lr = 0.01, epochs = 3, name = \"a\" }\n", "w.toml");
+    apply_overrides(wf, {{target, v, "--set " + target + "=" + v.dump()}});
+    return resolve_params(wf, wf.stages[0], open);
+  };
+  EXPECT_EQ(with("s.lr", 1)["lr"], 1.0);
+  EXPECT_TRUE(with("s.lr", 1)["lr"].is_number_float());
+  EXPECT_EQ(with("s.name", 5)["name"], "5");
+  EXPECT_THAT(error_of([&] { with("s.epochs", "abc"); }),
+              HasSubstr("--set s.epochs=\"abc\": stage 's' param 'epochs' is an integer (3 in w.toml), so it "
+                        "cannot take a string (\"abc\")"));
+  EXPECT_THAT(error_of([&] { with("s.lrate", 0.1); }),
+              HasSubstr("stage 's' has no param 'lrate' in w.toml; its params are the ones its params table "
+                        "declares: add lrate = <value> there first"));
 }
 
 TEST(ParamResolver, ChoicesAndBounds) {

@@ -1,5 +1,7 @@
 #include "workspace_cache.h"
 
+#include "tracked_params.h"
+
 #include "image_tree.h"
 
 #include <chrono>
@@ -116,7 +118,8 @@ std::vector<std::string> WorkspaceCache::reasons_to_run(const PreparedStage& sta
       const json before = locked->params.contains(k) ? locked->params[k] : json("(unset)");
       const json after = stage.params.contains(k) ? stage.params[k] : json("(unset)");
       if (before != after)
-        reasons.push_back("params." + name + "." + k + " " + before.dump() + " -> " + after.dump());
+        reasons.push_back((is_tracked_param_name(k) ? k : "params." + name + "." + k) + " " + before.dump() +
+                          " -> " + after.dump());
     }
     if (locked->image_id != fp.image_id) reasons.push_back(image_change(locked->image, stage, fp));
     for (const auto& [n, dep] : fp.deps) {

@@ -325,6 +325,10 @@ int cmd_plugins(const Args& args) {
       std::cout << "params:\n";
       if (meta.params.empty()) std::cout << "  (none)\n";
       for (const auto& p : meta.params) {
+        if (p.is_any_other()) {
+          std::cout << "  any other param, typed by its value in workflow.toml\n      " << p.description << "\n";
+          continue;
+        }
         std::cout << "  " << p.name << " (" << sdk::param_type_name(p.type)
                   << (p.required() ? ", required" : ", default " + p.default_json);
         for (const auto& [value, def] : p.defaults_by)

@@ -1,5 +1,9 @@
 // `cadenza exp run | show | diff | apply | remove | stop`.
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <chrono>
+#include <thread>
 
 #include <iostream>
 
@@ -12,7 +16,11 @@
 #include "experiment_table.h"
 #include "live_run.h"
 #include "lock_file.h"
+#include "run_detach.h"
 #include "run_lock.h"
+#include "run_record.h"
+#include "wall_clock.h"
+#include "fs_util.h"
 #include "workflow_parser.h"
 #include "workspace_cache.h"
 
@@ -28,15 +36,21 @@ Experiments: the workflow with param overrides, each in its own directory
 (.cadenza/exps/<name>/: outputs, lock, runs, record), all on the workspace's
 cache. Work that is the same across experiments runs once.
 
-  exp run [workflow.toml] [--name N] [--set STAGE.PARAM=VALUE]...
+  exp run [workflow.toml] [--name N] [--set STAGE.PARAM=VALUE]... [-d]
           [--grid STAGE.PARAM=V1,V2|range(a,b,step)]... [--sweep FILE] [-j N]
       run one experiment, or a sweep: the cartesian product of every --grid
-      (and the [set] / [grid] / [[variant]] tables of a sweep file). --set
+      (and the [set] / [grid] / [[variant]] tables of a sweep file; a
+      [[variant]] may have name = "small" to name its experiment). --set
       params.NAME=VALUE overrides a shared [params] value. Names are given
       (a sweep's become N-<overrides>) or made from the overrides, so a rerun
       of the same sweep finds its experiments and runs only what is missing.
       -j N runs N experiments side by side; --stage-jobs N caps each one's
       concurrent stages; -s/--stage, -f, --explain, -k as for `run`.
+      --set FILE:KEY=VALUE (params.yaml:train.lr=0.001) gives the experiment
+      its own copy of a params file with that value edited in place; a key
+      some stage tracks in its params_files. An override that no stage reads
+      is refused. -d/--detach: check everything, then go on in the
+      background (outlives the terminal); `exp show` and `exp stop` follow.
   exp show [workflow.toml] [--metrics A,B] [--where COND] [--sort-by [-]COL] [--json | --csv]
       one row per experiment: changed params, metrics (last value; the best of
       each column marked *), status, duration. Metric columns default to
@@ -54,9 +68,52 @@ std::string workflow_of(const CliArgs& cli) {
   return "workflow.toml";
 }
 
+// `exp run --detach`: every variant is checked here, then the same command
+// goes on in a background process (its own session: it outlives the
+// terminal); returns once each experiment has recorded its start.
+int detach_sweep(const Args& args, const std::vector<ExperimentPlan>& plans) {
+  const std::string root = experiments_root(plans.front().workflow->workflow().workspace);
+  fs::create_directories(root);
+  const std::string log = root + "/sweep-" + make_run_id() + ".log";
+  std::vector<std::string> argv{current_executable().string(), "exp", "run"};
+  for (const auto& a : args)
+    if (a != "-d" && a != "--detach") argv.push_back(a);
+  const double t0 = wall_clock_s() - 1;
+  const pid_t pid = spawn_in_background(argv, log);
+  auto all_started = [&] {
+    for (const auto& plan : plans) {
+      auto r = load_experiment_record(root, plan.name);
+      if (!r || r->started < t0) return false;
+    }
+    return true;
+  };
+  while (!all_started()) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      if (!all_started()) {  // it ended before the last one started: say why
+        try {
+          std::cerr << read_file(log);
+        } catch (const Error&) {
+        }
+        return WIFEXITED(status) && WEXITSTATUS(status) != 0 ? WEXITSTATUS(status) : 1;
+      }
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::cout << "cadenza: " << plans.size() << (plans.size() == 1 ? " experiment goes" : " experiments go")
+            << " on in the background (pid " << pid << "; it outlives this terminal):\n";
+  for (const auto& plan : plans) std::cout << "  " << plan.name << "\n";
+  std::cout << "  table:   cadenza exp show\n"
+            << "  watch:   cadenza status --exp " << plans.front().name << " --watch\n"
+            << "  stop:    cadenza exp stop " << plans.front().name << "\n"
+            << "  output:  " << log << "\n";
+  return 0;
+}
+
 int exp_run(const Args& args) {
   CliArgs cli("exp run", args, {"--name", "--set", "--grid", "--sweep", "-j|--jobs", "--stage-jobs", "-s|--stage"},
-              {"-f|--force", "--explain", "-k|--keep-going"});
+              {"-f|--force", "--explain", "-k|--keep-going", "-d|--detach"});
   cli.expect_at_most(1, "cadenza exp run [workflow.toml] [--name N] [--set S.P=V]... [--grid S.P=V1,V2]... [-j N]");
   const std::string workflow = cli.positionals().empty() ? "workflow.toml" : cli.positionals()[0];
   SweepSpec spec;
@@ -66,12 +123,14 @@ int exp_run(const Args& args) {
   install_interrupt_handlers();
   RunOptions options;
   options.stages = cli.all("-s");
-  std::vector<ExperimentPlan> plans = plan_experiments(workflow, expand(spec), cli.get("--name"), options.stages);
+  std::vector<ExperimentPlan> plans = plan_experiments(workflow, expand(spec), cli.get("--name"), options.stages,
+                                                       expanded_names(spec));
   options.jobs = cli.get_int("--stage-jobs", 0, 1);
   options.force = cli.has("-f");
   options.explain = cli.has("--explain");
   options.keep_going = cli.has("-k");
   const int parallel = cli.get_int("-j", 1, 1);
+  if (cli.has("-d")) return detach_sweep(args, plans);
   return run_sweep(plans, options, parallel, std::cout);
 }
 

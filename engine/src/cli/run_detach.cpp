@@ -17,22 +17,17 @@ extern char** environ;
 
 namespace cadenza {
 
-int start_detached_driver(const std::vector<std::string>& driver_args, const std::string& state_dir,
-                          const std::string& run_id, RunLock& lock) {
-  const std::string run_dir = state_dir + "/runs/" + run_id;
-  fs::create_directories(run_dir);
-  const std::string log = run_dir + "/driver.log";
-  const int lock_fd = lock.release_to_child();
-
-  std::vector<std::string> args{current_executable().string(), "run"};
-  args.insert(args.end(), driver_args.begin(), driver_args.end());
-  args.insert(args.end(), {"--as-driver", run_id});
+pid_t spawn_in_background(std::vector<std::string> args, const std::string& log,
+                          const std::vector<std::string>& extra_env) {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  std::vector<std::string> env_store{std::string(kRunLockFdVariable) + "=" + std::to_string(lock_fd)};
-  for (char** e = environ; *e; ++e)
-    if (std::strncmp(*e, kRunLockFdVariable, std::strlen(kRunLockFdVariable)) != 0) env_store.emplace_back(*e);
+  std::vector<std::string> env_store = extra_env;
+  for (char** e = environ; *e; ++e) {
+    bool replaced = false;
+    for (const auto& x : extra_env) replaced = replaced || std::strncmp(*e, x.c_str(), x.find('=') + 1) == 0;
+    if (!replaced) env_store.emplace_back(*e);
+  }
   std::vector<char*> envp;
   for (auto& s : env_store) envp.push_back(s.data());
   envp.push_back(nullptr);
@@ -50,6 +45,21 @@ int start_detached_driver(const std::vector<std::string>& driver_args, const std
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) throw Error("cannot start the background driver: " + std::string(std::strerror(rc)));
+  return pid;
+}
+
+int start_detached_driver(const std::vector<std::string>& driver_args, const std::string& state_dir,
+                          const std::string& run_id, RunLock& lock) {
+  const std::string run_dir = state_dir + "/runs/" + run_id;
+  fs::create_directories(run_dir);
+  const std::string log = run_dir + "/driver.log";
+  const int lock_fd = lock.release_to_child();
+
+  std::vector<std::string> args{current_executable().string(), "run"};
+  args.insert(args.end(), driver_args.begin(), driver_args.end());
+  args.insert(args.end(), {"--as-driver", run_id});
+  const pid_t pid =
+      spawn_in_background(args, log, {std::string(kRunLockFdVariable) + "=" + std::to_string(lock_fd)});
 
   // Return once the driver has recorded the run and made it the latest one
   // (so `status` and `cancel` from the next command see it), or report why

@@ -8,6 +8,8 @@
 // as an inherited descriptor, so no other run can slip in between.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
@@ -20,6 +22,13 @@ namespace cadenza {
 // arguments to pass on. Returns the command's exit code.
 int start_detached_driver(const std::vector<std::string>& driver_args, const std::string& state_dir,
                           const std::string& run_id, RunLock& lock);
+
+// Starts `args` (argv[0] a path) in a new session with no terminal: stdin
+// from /dev/null, stdout and stderr appended to `log`; `extra_env`
+// ("NAME=value") added to or replacing this process's environment. Returns
+// its pid. Throws Error.
+pid_t spawn_in_background(std::vector<std::string> args, const std::string& log,
+                          const std::vector<std::string>& extra_env = {});
 
 // The environment variable that carries the lock's descriptor to the driver.
 constexpr const char* kRunLockFdVariable = "CADENZA_RUN_LOCK_FD";

@@ -13,6 +13,7 @@
 #include <map>
 
 #include "error.h"
+#include "experiment_tree.h"
 #include "fs_util.h"
 #include "joint_run.h"
 #include "live_run.h"
@@ -155,14 +156,16 @@ bool pump(Child& c, std::ostream& out) {
 std::vector<ExperimentPlan> plan_experiments(const std::string& workflow_path,
                                              const std::vector<Variant>& variants,
                                              const std::string& name,
-                                             const std::vector<std::string>& only) {
+                                             const std::vector<std::string>& only,
+                                             const std::vector<std::string>& variant_names) {
   std::vector<ExperimentPlan> plans;
   std::map<std::string, size_t> seen;
-  for (const auto& variant : variants) {
+  for (size_t k = 0; k < variants.size(); ++k) {
+    const Variant& variant = variants[k];
+    const std::string own = k < variant_names.size() ? variant_names[k] : variant_name(variant);
     ExperimentPlan plan;
     plan.variant = variant;
-    plan.name = name.empty() ? variant_name(variant)
-                : variants.size() == 1 ? name : name + "-" + variant_name(variant);
+    plan.name = name.empty() ? own : variants.size() == 1 ? name : name + "-" + own;
     if (seen.count(plan.name))
       throw Error("two variants of the sweep are both named '" + plan.name +
                   "' (the same overrides twice?)");
@@ -200,6 +203,7 @@ struct StartedExperiment {
 StartedExperiment start_experiment(const ExperimentPlan& plan, const std::string& run_id) {
   const Workflow& wf = plan.workflow->workflow();
   std::filesystem::create_directories(wf.state_dir());
+  lay_out_experiment_tree(*plan.workflow);
   StartedExperiment s{take_run_lock(wf.file + " (experiment " + plan.name + ")", wf.state_dir(), run_id),
                       start_record(plan, run_id)};
   save_experiment(experiments_root(wf.workspace), s.record);

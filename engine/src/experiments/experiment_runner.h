@@ -31,10 +31,13 @@ struct ExperimentPlan {
 // Names and checks every variant. `name`: given by the user (a sweep's
 // experiments become <name>-<variant>), or empty for generated names.
 // Throws Error (a bad override, a name taken by other overrides).
+// `variant_names`: each variant's name (expanded_names()); empty: made
+// from the overrides.
 std::vector<ExperimentPlan> plan_experiments(const std::string& workflow_path,
                                              const std::vector<Variant>& variants,
                                              const std::string& name,
-                                             const std::vector<std::string>& only = {});
+                                             const std::vector<std::string>& only = {},
+                                             const std::vector<std::string>& variant_names = {});
 
 // Experiment `name` of the workflow at `workflow_path` as recorded (its
 // overrides), for `status --exp`. Throws Error when there is no such one.

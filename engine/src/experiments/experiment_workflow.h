@@ -5,9 +5,11 @@
 //   .cadenza/exps/<name>/workflow.lock     what produced its outputs
 //   .cadenza/exps/<name>/runs/, run.lock   its runs, one live run at a time
 //   .cadenza/exps/<name>/ws/<out path>     its outputs
+//   .cadenza/exps/<name>/ws/               its working tree: where its stages
+//                                          run (experiment_tree.h)
 //
 // Inputs that no stage produces are read from the workspace itself; outputs,
-// and deps on them, move under ws/. Paths under ws/ enter cache keys as if
+// and deps on them, move under ws/, and so do the params files it edits. Paths under ws/ enter cache keys as if
 // they were in the workspace (stage_key.h), so an experiment's stage run
 // that matches the workspace's, or another experiment's, is one cache entry.
 #pragma once

@@ -4,6 +4,7 @@
 
 #include "error.h"
 #include "param_resolver.h"
+#include "tracked_params.h"
 #include "workflow_parser.h"
 
 namespace cadenza {
@@ -44,6 +45,7 @@ std::unique_ptr<PreparedWorkflow> PreparedWorkflow::load(const std::string& work
   };
 
   std::map<std::string, std::string> sink_paths;
+  TrackedParams tracked(wf);
   p->stages_.resize(wf.stages.size());
   for (size_t i = 0; i < wf.stages.size(); ++i) {
     const StageDecl& decl = wf.stages[i];
@@ -55,6 +57,7 @@ std::unique_ptr<PreparedWorkflow> PreparedWorkflow::load(const std::string& work
     ps.plugin_path = meta.info.path;
     ps.plugin = meta.info;
     ps.params = resolve_params(wf, decl, meta.params);
+    ps.params.update(tracked.values_for(decl));
     if (decl.container && !decl.container->image_is_reference) {
       std::error_code ec;
       if (!std::filesystem::exists(decl.container->image, ec))
@@ -79,7 +82,8 @@ nlohmann::json PreparedWorkflow::flat_params() const {
   nlohmann::json flat = nlohmann::json::object();
   for (size_t k = 0; k < size(); ++k)
     if (selected(k))
-      for (const auto& [key, value] : stage(k).params.items()) flat[stage(k).decl->name + "." + key] = value;
+      for (const auto& [key, value] : stage(k).params.items())  // a file's key is the same for every stage
+        flat[is_tracked_param_name(key) ? key : stage(k).decl->name + "." + key] = value;
   return flat;
 }
 

@@ -15,8 +15,16 @@
 namespace cadenza {
 
 struct ValueAt {
+  ValueAt() = default;
+  ValueAt(nlohmann::json v, SourcePos p) : value(std::move(v)), pos(std::move(p)) {}
+
   nlohmann::json value;
   SourcePos pos;
+  // Set by an experiment's override (overrides.h): the value workflow.toml
+  // had before it (null: the key was not written there). A param the
+  // workflow declares by its value alone (a script's own) keeps that type.
+  bool overridden = false;
+  nlohmann::json written;
 };
 
 // A dep or out: a path relative to the workspace, normalised.
@@ -55,6 +63,22 @@ struct ContainerDecl {
   SourcePos pos;
 };
 
+// The keys of one params file a stage depends on (params_files): only their
+// values enter its key, so another key, a comment or the layout reruns
+// nothing. No keys: every value in the file.
+struct ParamsFileKeys {
+  std::string path;               // workspace-relative, normalised
+  std::vector<std::string> keys;  // dotted: "train.lr"
+  SourcePos pos;
+};
+
+// An experiment's edit of one params file key (`--set params.yaml:train.lr=0.1`).
+struct ParamsFileEdit {
+  std::string key;
+  nlohmann::json value;
+  std::string source;  // the override, for errors
+};
+
 struct StageDecl {
   std::string name;
   SourcePos pos;                          // of the [stages.<name>] header
@@ -73,6 +97,7 @@ struct StageDecl {
   std::optional<std::vector<std::string>> sinks;  // overrides the workflow's
   std::optional<ContainerDecl> container;  // resolved: the workflow's [container] with the stage's keys
   std::string stop_when;  // a condition.h rule over the stage's metrics; empty: none
+  std::vector<ParamsFileKeys> params_files;
 };
 
 struct Workflow {
@@ -101,6 +126,10 @@ struct Workflow {
   // experiment_state_dir (absolute); empty for the workspace itself.
   std::string outputs_dir;
   std::string experiment_state_dir;
+  // An experiment's own values for params file keys, by the file's
+  // workspace-relative path: its copy of the file (under outputs_dir) has
+  // them in place of the workspace's.
+  std::map<std::string, std::vector<ParamsFileEdit>> params_file_edits;
 
   const StageDecl* find_stage(const std::string& name) const;
   // The backend and sinks that apply to a stage after overrides.

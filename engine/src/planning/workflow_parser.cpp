@@ -10,7 +10,9 @@
 #include "toml_include.h"
 
 #include "condition.h"
+#include "params_file.h"
 #include "toml_limits.h"
+#include "toml_values.h"
 #include "fs_util.h"
 #include "remote.h"
 
@@ -38,31 +40,6 @@ const char* type_name(const toml::node& node) {
   }
 }
 
-json to_json(const toml::node& node) {
-  switch (node.type()) {
-    case toml::node_type::table: {
-      json out = json::object();
-      for (auto&& [key, value] : *node.as_table()) out[std::string(key.str())] = to_json(value);
-      return out;
-    }
-    case toml::node_type::array: {
-      json out = json::array();
-      for (auto&& value : *node.as_array()) out.push_back(to_json(value));
-      return out;
-    }
-    case toml::node_type::string: return node.value<std::string>().value();
-    case toml::node_type::integer: return node.value<int64_t>().value();
-    case toml::node_type::floating_point: return node.value<double>().value();
-    case toml::node_type::boolean: return node.value<bool>().value();
-    default:  // dates and times: kept as their TOML text
-      return node.visit([](auto&& v) {
-        std::ostringstream s;
-        s << v;
-        return s.str();
-      });
-  }
-}
-
 // Parses one workflow.toml; holds the file name for messages.
 class Parser {
  public:
@@ -82,16 +59,16 @@ class Parser {
     if (wf_.cache_dir.empty()) wf_.cache_dir = wf_.workspace + "/.cadenza/cache";
     if (auto* node = root.get("params")) {
       for (auto&& [key, value] : table_at(*node, "[params]"))
-        wf_.shared_params[std::string(key.str())] = ValueAt{to_json(value), pos_of(value, file_)};
+        wf_.shared_params[std::string(key.str())] = ValueAt{toml_to_json(value), pos_of(value, file_)};
     }
     if (auto* node = root.get("backends"))
       for (auto&& [key, value] : table_at(*node, "[backends]"))
         wf_.backend_configs[full_plugin_name("backend", std::string(key.str()))] =
-            to_json(table_at(value, "[backends." + std::string(key.str()) + "]"));
+            toml_to_json(table_at(value, "[backends." + std::string(key.str()) + "]"));
     if (auto* node = root.get("sinks"))
       for (auto&& [key, value] : table_at(*node, "[sinks]"))
         wf_.sink_configs[full_plugin_name("sink", std::string(key.str()))] =
-            to_json(table_at(value, "[sinks." + std::string(key.str()) + "]"));
+            toml_to_json(table_at(value, "[sinks." + std::string(key.str()) + "]"));
     if (auto* node = root.get("experiments")) {
       const toml::table& t = table_at(*node, "[experiments]");
       check_keys(t, "[experiments]", {"metrics", "maximize"});
@@ -301,12 +278,33 @@ class Parser {
     return out;
   }
 
+  // params_files = { "params.yaml" = ["train.lr", "model.hidden"] }: the keys
+  // of each file the stage depends on ([] for all of the file's values).
+  std::vector<ParamsFileKeys> parse_params_files(const toml::node& node, const std::string& where) {
+    std::vector<ParamsFileKeys> out;
+    for (auto&& [key, value] : table_at(node, where)) {
+      const std::string raw(key.str());
+      const std::string path = normalize_relative(raw);
+      if (path.empty() || path == ".cadenza" || path_within(path, ".cadenza"))
+        fail(value, where + ": '" + raw + "' must be a relative path inside the workspace, not under .cadenza/");
+      if (!ParamsFile::known_format(path))
+        fail(value, where + ": '" + raw + "' is not a params file Cadenza reads; name a .yaml, .yml, .json "
+                    "or .toml file");
+      ParamsFileKeys f{path, strings_at(value, where + "." + raw), pos_of(value, file_)};
+      for (const auto& k : f.keys)
+        if (k.empty() || k.front() == '.' || k.back() == '.' || k.find("..") != std::string::npos)
+          fail(value, where + "." + raw + ": '" + k + "' is not a key; write dotted keys like \"train.lr\"");
+      out.push_back(std::move(f));
+    }
+    return out;
+  }
+
   ResourceDecl parse_resources(const toml::table& table, const std::string& where) {
     check_keys(table, where, {"cpus", "gpus", "mem", "time"});
     ResourceDecl r;
     for (auto&& [key, value] : table) {
       const std::string k(key.str());
-      ValueAt v{to_json(value), pos_of(value, file_)};
+      ValueAt v{toml_to_json(value), pos_of(value, file_)};
       if (k == "cpus" || k == "gpus") {
         const int64_t low = k == "cpus" ? 1 : 0, high = k == "cpus" ? 65536 : 1024;
         if (!value.is_integer() || value.value<int64_t>().value() < low ||
@@ -331,10 +329,13 @@ class Parser {
     for (char c : name)
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-')
         fail(node, "stage name '" + name + "' may use only letters, digits, '_' and '-'");
+    if (name == "params")
+      fail(node, "a stage may not be named 'params': `--set params.<name>=...` sets the shared [params], "
+                 "so this stage's params could not be overridden; rename it (e.g. 'make_params')");
     check_keys(table, where,
                {"plugin", "description", "params", "deps", "outs", "resources", "backend",
                 "backend_config", "sinks", "container", "retries", "retry_mem_factor",
-                "retry_time_factor", "stop_when"});
+                "retry_time_factor", "stop_when", "params_files"});
     stage.container = wf_.container;
     const toml::node* plugin = table.get("plugin");
     if (!plugin) fail(node, "stage '" + name + "' has no plugin; add plugin = \"stage_<name>\"");
@@ -358,7 +359,8 @@ class Parser {
         stage.retry_time_factor = factor_at(value, where + ".retry_time_factor");
       if (k == "params")
         for (auto&& [pk, pv] : table_at(value, where + ".params"))
-          stage.params[std::string(pk.str())] = ValueAt{to_json(pv), pos_of(pv, file_)};
+          stage.params[std::string(pk.str())] = ValueAt{toml_to_json(pv), pos_of(pv, file_)};
+      if (k == "params_files") stage.params_files = parse_params_files(value, where + ".params_files");
       if (k == "deps") stage.deps = parse_paths(value, "stage '" + name + "' deps");
       if (k == "outs") {
         stage.outs = parse_paths(value, "stage '" + name + "' outs");
@@ -370,7 +372,7 @@ class Parser {
       if (k == "backend")
         stage.backend = full_plugin_name("backend", string_at(value, where + ".backend"));
       if (k == "backend_config")
-        stage.backend_config = to_json(table_at(value, where + ".backend_config"));
+        stage.backend_config = toml_to_json(table_at(value, where + ".backend_config"));
       if (k == "sinks") {
         std::vector<std::string> sinks;
         for (auto& s : strings_at(value, where + ".sinks"))

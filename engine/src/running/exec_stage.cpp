@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -16,6 +17,7 @@
 #include "fs_util.h"
 #include "job_spec.h"
 #include "metrics_recorder.h"
+#include "output_places.h"
 #include "plugin_library.h"
 #include "process_identity.h"
 #include "promotion_guard.h"
@@ -76,13 +78,43 @@ sdk::Outcome stop_cause(const JobSpec& spec, int64_t started_ms, std::string* wh
   return sdk::Outcome::kPreempted;
 }
 
+// The larger of this process's peak resident memory and its largest
+// child's: a script stage's memory is its command's, not exec-stage's.
+double peak_rss_mb() {
+  struct rusage self {}, children {};
+  long kib = 0;
+  if (getrusage(RUSAGE_SELF, &self) == 0) kib = self.ru_maxrss;
+  if (getrusage(RUSAGE_CHILDREN, &children) == 0) kib = std::max(kib, children.ru_maxrss);
+  return static_cast<double>(kib) / 1024.0;
+}
+
+// The stage runs in its working tree: the workspace, or an experiment's own
+// (experiment_tree.h), so a script's relative paths mean the same in both.
+class WorkingDirectory {
+ public:
+  explicit WorkingDirectory(const std::string& dir) {
+    std::error_code ec;
+    before_ = fs::current_path(ec);
+    fs::current_path(dir, ec);
+    if (ec) throw Error("cannot enter the stage's working directory " + dir + ": " + ec.message());
+  }
+  ~WorkingDirectory() {
+    std::error_code ec;
+    if (!before_.empty()) fs::current_path(before_, ec);
+  }
+
+ private:
+  fs::path before_;
+};
+
 void check_outputs_written(const JobSpec& spec,
                            const std::map<std::string, std::string>& staging) {
   for (const auto& [name, rel] : spec.outs) {
     std::error_code ec;
     if (!fs::exists(fs::symlink_status(staging.at(name), ec)))
-      throw Error("stage '" + spec.stage + "' finished but did not write its out '" + name +
-                  "' (" + rel + "); the plugin must create every declared out");
+      throw Error("stage '" + spec.stage + "' ended without error but did not write its out '" + name + "' (" +
+                  rel + "): your command must create it, at " + rel + " in its working directory or at {out:" +
+                  name + "} (a plugin: at StageContext::output(\"" + name + "\"))");
   }
 }
 
@@ -197,15 +229,19 @@ int exec_stage(const std::string& spec_path) {
   std::map<std::string, std::string> staging;
   for (const auto& [name, rel] : spec.outs)
     staging[name] = staging_path_for(spec.workspace + "/" + rel, spec.run_id);
+  OutputPlaces places(spec, staging);
 
   auto finish = [&](sdk::Outcome outcome, const std::string& error) {
     result.outcome = outcome;
     result.error = error;
     result.finished_at = wall_clock_s();
-    struct rusage usage {};
-    if (getrusage(RUSAGE_SELF, &usage) == 0) result.peak_rss_mb = static_cast<double>(usage.ru_maxrss) / 1024.0;  // KiB
-    if (outcome != sdk::Outcome::kSucceeded)
+    result.peak_rss_mb = peak_rss_mb();
+    if (outcome != sdk::Outcome::kSucceeded) {
       for (const auto& [name, path] : staging) remove_all_quietly(path);
+      places.restore_previous();
+    } else {
+      places.drop_previous();
+    }
     try {
       // Read by the orchestrator only after this process exited.
       write_file_atomic(spec.run_dir + "/result.json", to_json(result).dump(2),
@@ -342,6 +378,9 @@ int exec_stage(const std::string& spec_path) {
     std::string error;
     bool stopped = false;  // by a signal: cancel, time limit or preemption
     bool failed = false;
+    places.clear_for_run();
+    const WorkingDirectory in_tree(spec.outputs_dir.empty() ? spec.workspace
+                                                            : spec.workspace + "/" + spec.outputs_dir);
     {
       auto stage = library->create_stage();
       StageContextImpl context(spec, staging, metrics, g_cancel);
@@ -379,6 +418,8 @@ int exec_stage(const std::string& spec_path) {
     }
     if (outcome == sdk::Outcome::kSucceeded) {
       try {
+        places.adopt_written_in_place();
+        places.keep_git_tracked_files();
         store_and_promote(spec, staging, key, store.get(), runs.get(), link, result);
       } catch (const std::exception& e) {
         outcome = sdk::Outcome::kFailed;

@@ -81,6 +81,18 @@ struct ParamSpec {
   static ParamSpec OptionalFloat(std::string name, std::string description) {
     return make(std::move(name), ParamType::kFloat, "null", std::move(description));
   }
+  // Declares that the stage also takes params it does not name: a script's
+  // own, like stage_shell's `lr = 0.01` beside `cmd`. The workflow's value is
+  // their declaration: each is typed by it (an override must keep the type),
+  // enters the key, the lock and the experiment records like any param, and
+  // reaches the stage in params_json(). A record like any other (name "*",
+  // no ABI change); engines before it refuse such params as unknown.
+  static ParamSpec AnyOther(std::string description) {
+    return make(kAnyOtherName, ParamType::kString, "null", std::move(description));
+  }
+  static constexpr const char* kAnyOtherName = "*";
+  bool is_any_other() const { return name == kAnyOtherName; }
+
   // A param with no default; `type` says what the workflow must give.
   static ParamSpec Required(std::string name, ParamType type, std::string description) {
     return make(std::move(name), type, "", std::move(description));
