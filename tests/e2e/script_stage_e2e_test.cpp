@@ -183,7 +183,7 @@ TEST_F(ScriptStageE2E, ASweepCanBeDetached) {
   // A bad sweep is refused here, not in the background.
   r = ws.cadenza({"exp", "run", "--detach", "--set", "train.nope=1"});
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_THAT(r.output, HasSubstr("no param 'nope'"));
+  EXPECT_THAT(r.output, HasSubstr("param 'nope' is not in"));
 }
 
 }  // namespace

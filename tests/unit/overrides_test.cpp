@@ -64,7 +64,7 @@ TEST(Overrides, ATrackedKeyTheFileLacksNamesTheStageEntry) {
   dir.write("params.yaml", "train:\n  epochs: 3\nmodel: {}\n");
   TrackedParams tracked(wf);
   EXPECT_THAT(error_of([&] { tracked.values_for(wf.stages[0]); }),
-              HasSubstr("workflow.toml:9:16: stage 'train' tracks key 'train.lr' of params.yaml, which it does not "
+              HasSubstr("workflow.toml:9:34: stage 'train' tracks key 'train.lr' of params.yaml, which it does not "
                         "have: params.yaml: no key 'train.lr' ('train' has: epochs)"));
 }
 

@@ -98,9 +98,9 @@ TEST(ParamsFile, AnchoredScalarsAndTheirAliases) {
 
 TEST(ParamsFile, ErrorsNameTheFileTheKeyAndWhatToDo) {
   EXPECT_THAT(error_of([] { edit(kYaml, "params.yaml", "train.lr", 0.1); }),
-              HasSubstr("params.yaml: no key 'train.lr' ('train' has: learning_rate, epochs, optimizer"));
+              HasSubstr("params.yaml: no key 'train.lr' ('train' has: defaults, epochs, learning_rate"));
   EXPECT_THAT(error_of([] { edit(kYaml, "params.yaml", "train", 0.1); }),
-              HasSubstr("params.yaml key 'train' is a section (with learning_rate, epochs"));
+              HasSubstr("params.yaml key 'train' is a section (with defaults, epochs"));
   EXPECT_THAT(error_of([] { edit(kYaml, "params.yaml", "model.kernels", 3); }), HasSubstr("is a list"));
   EXPECT_THAT(error_of([] { edit(kYaml, "params.yaml", "train.epochs", "abc"); }),
               HasSubstr("key 'train.epochs' is an integer (30) in the file; the new value \"abc\" is a string"));

@@ -208,7 +208,7 @@ SweepSpec load_sweep_file(const std::string& path) {
       if (!item.is_table()) throw Error(where(item) + ": each [[variant]] must be a table");
       toml::table table = *item.as_table();
       std::string name;
-      if (auto* n = table.get("name")) {
+      if (auto* n = item.as_table()->get("name")) {
         if (!n->is_string()) throw Error(where(*n) + ": a [[variant]]'s name must be a string");
         name = n->value<std::string>().value();
         if (safe_part(name) != name || name.empty())

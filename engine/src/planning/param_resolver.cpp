@@ -72,12 +72,12 @@ json check_type(const json& v, const sdk::ParamSpec& spec, const std::string& wh
 
 // A value the workflow declares by itself (a script's own param): an
 // override must keep the type workflow.toml gave it.
-json check_own_type(const json& v, const ValueAt& value, const Workflow& workflow, const StageDecl& stage,
+json check_own_type(const json& v, const ValueAt& value, const Workflow& workflow,
                     const std::string& key, const std::string& where) {
   if (!value.overridden) return v;
   if (value.written.is_null())
-    throw Error(where + ": stage '" + stage.name + "' has no param '" + key + "' in " + workflow.file +
-                "; its params are the ones its params table declares: add " + key + " = <value> there first");
+    throw Error(where + " is not in " + workflow.file + "; a script stage's params are the ones its params "
+                "table declares: add " + key + " = <value> there first");
   const json before = substitute_shared(value.written, workflow, where);
   if (before.is_number_float() && v.is_number()) return v.get<double>();
   if (before.is_string() && (v.is_number() || v.is_boolean())) return v.dump();  // --set name=123
@@ -162,7 +162,7 @@ json resolve_params(const Workflow& workflow, const StageDecl& stage,
     const std::string used_where = whole ? where + " (via [params]." + *refs.begin() + " at " +
                                                workflow.shared_params.at(*refs.begin()).pos.str() + ")"
                                          : where;
-    out[key] = it == by_name.end() ? check_own_type(v, value, workflow, stage, key, used_where)
+    out[key] = it == by_name.end() ? check_own_type(v, value, workflow, key, used_where)
                                    : check_type(v, *it->second, used_where);
   }
   for (const auto& spec : schema) {
