@@ -42,7 +42,8 @@ for tool in mmdebstrap mksquashfs podman; do
   esac
 done
 
-packages=ca-certificates
+# libyaml-cpp: the cadenza binary reads params.yaml files with it (bound in from the host, or the image's own)
+packages=ca-certificates,libyaml-cpp0.7
 [ "$minimal" = 1 ] || packages+=",libtorch1.13,libopenblas0-pthread,libsndfile1"
 mkdir -p "$out"
 out=$(cd "$out" && pwd)

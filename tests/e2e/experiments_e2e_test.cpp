@@ -173,7 +173,7 @@ TEST(ExperimentsE2E, ShowFiltersSortsAndWritesCsv) {
   EXPECT_THAT(table.output, HasSubstr("*"));  // the best value of the metric column
   auto csv = ws.cadenza({"exp", "show", "--csv"});
   EXPECT_THAT(csv.output, HasSubstr("name,status,duration_s,train.gain,train.suffix,train:test/length\n"));
-  EXPECT_THAT(csv.output, HasSubstr("\"suffix-x+gain-1\",succeeded,"));
+  EXPECT_THAT(csv.output, HasSubstr("\nsuffix-x+gain-1,succeeded,"));
   EXPECT_THAT(ws.cadenza({"exp", "show", "--sort-by", "nope"}).output, HasSubstr("--sort-by: no column 'nope'"));
   EXPECT_THAT(ws.cadenza({"exp", "show", "--where", "gain"}).output, HasSubstr("'gain' is not a comparison"));
 }

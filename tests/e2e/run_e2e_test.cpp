@@ -85,7 +85,7 @@ TEST(RunE2E, MissingOutputIsAFailure) {
   Workspace ws(worker("a", "data/in.txt", "a.txt", "mode = \"no_output\""));
   auto r = ws.cadenza({"run"});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.output, HasSubstr("finished but did not write its out 'out' (a.txt)"));
+  EXPECT_THAT(r.output, HasSubstr("ended without error but did not write its out 'out' (a.txt)"));
 }
 
 TEST(RunE2E, JobsFlagControlsOverlap) {
