@@ -269,6 +269,22 @@ struct SbatchWrapper {
   ~SbatchWrapper() { ::setenv("PATH", old_path.c_str(), 1); }
 };
 
+// Runs `cadenza args` in `ws` with sbatch wrapped to log its arguments;
+// returns the result and one line per sbatch call.
+std::pair<test::CliResult, std::vector<std::string>> run_counting_sbatch(Workspace& ws, const test::TempDir& shared,
+                                                                         const std::vector<std::string>& args) {
+  const std::string calls = shared.str() + "/sbatch-calls";
+  test::CliResult r;
+  {
+    SbatchWrapper wrapper(shared, "echo \"$*\" >> '" + calls + "'\n");
+    r = ws.cadenza(args);
+  }
+  std::ifstream sbatch_log(calls);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(sbatch_log, line);) lines.push_back(line);
+  return {r, lines};
+}
+
 // `n` like jobs of run `run_id`, each in dir/task<k>, running argv_of(k).
 std::vector<sdk::JobRequest> like_requests(const test::TempDir& dir, const std::string& run_id, int n,
                                            const std::function<std::vector<std::string>(int)>& argv_of) {
@@ -358,12 +374,8 @@ TEST(SlurmE2E, ASweepIsOneJobArrayPerStageAndRunsSharedWorkOnce) {
                    worker("train", "out/prep", "out/model", t + ", sleep_ms = 1000") +
                    worker("report", "out/model", "out/report", t),
                kSlurm);
-  const std::string calls = shared.str() + "/sbatch-calls";
-  test::CliResult r;
-  {
-    SbatchWrapper wrapper(shared, "echo \"$*\" >> '" + calls + "'\n");
-    r = ws.cadenza({"exp", "run", "--grid", "train.suffix=a,bb", "--grid", "train.gain=1,2"});
-  }
+  const auto [r, lines] =
+      run_counting_sbatch(ws, shared, {"exp", "run", "--grid", "train.suffix=a,bb", "--grid", "train.gain=1,2"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("planned together"));
   std::ifstream in(shared.str() + "/trace.txt");
@@ -372,9 +384,6 @@ TEST(SlurmE2E, ASweepIsOneJobArrayPerStageAndRunsSharedWorkOnce) {
   EXPECT_EQ(executions["prep"], 1) << r.output;
   EXPECT_EQ(executions["train"], 4);
   EXPECT_EQ(executions["report"], 2);  // the gain does not change the model: two distinct reports
-  std::ifstream sbatch_log(calls);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(sbatch_log, line);) lines.push_back(line);
   ASSERT_EQ(lines.size(), 3u) << r.output;
   for (const auto& line : lines) EXPECT_THAT(line, HasSubstr("--array=0-3"));
   EXPECT_THAT(lines[1], HasSubstr("--dependency=aftercorr:"));
@@ -417,17 +426,10 @@ TEST(SlurmE2E, AScriptSweepRunsAsArraysAndEachVariantSeesItsValues) {
   Workspace ws("");
   // retries: a node a neighbouring test took down may still be reported down.
   test::write_script_project(ws, trace, kSlurm + "retries = 2\n");
-  const std::string calls = shared.str() + "/sbatch-calls";
-  test::CliResult r;
-  {
-    SbatchWrapper wrapper(shared, "echo \"$*\" >> '" + calls + "'\n");
-    r = ws.cadenza({"exp", "run", "--grid", "params.yaml:train.lr=0.1,0.2", "--grid", "train.hidden=8,32"});
-  }
+  const auto [r, lines] = run_counting_sbatch(
+      ws, shared, {"exp", "run", "--grid", "params.yaml:train.lr=0.1,0.2", "--grid", "train.hidden=8,32"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("planned together"));
-  std::ifstream sbatch_log(calls);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(sbatch_log, line);) lines.push_back(line);
   ASSERT_EQ(lines.size(), 2u) << r.output;
   for (const auto& line : lines) EXPECT_THAT(line, HasSubstr("--array=0-3"));
   EXPECT_GE(test::executions(trace, "train"), 4);
