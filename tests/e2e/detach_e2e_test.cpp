@@ -244,12 +244,18 @@ TEST(DetachE2E, CtrlCOnATerminalCanDetachTheRun) {
 // that run's output (the lock would then disagree with the file).
 TEST(DetachE2E, AnOrphanTheNextRunDidNotKnowNeverReplacesItsOutput) {
   Workspace ws("");
+  // The first run's job holds until the test says "go", whatever the load
+  // (it must not finish before the second run takes over); the second run's
+  // job (mode 0) does not hold.
+  const std::string dir = ws.str();
   ws.write("workflow.toml", "[workflow]\nname = \"e2e\"\n[stages.a]\nplugin = \"stage_shell\"\n"
-                            "outs = { o = \"out/a\" }\nparams = { cmd = \"sleep $(cat " + ws.str() +
-                                "/delay); head -c 100000 /dev/urandom > $CADENZA_OUT_O\" }\n");
-  ws.write("delay", "3");
+                            "outs = { o = \"out/a\" }\nparams = { cmd = \"if [ $(cat " + dir +
+                                "/mode) = hold ]; then touch " + dir + "/holding; until [ -e " + dir +
+                                "/go ]; do sleep 0.05; done; fi; head -c 100000 /dev/urandom > "
+                                "$CADENZA_OUT_O\" }\n");
+  ws.write("mode", "hold");
   test::CliProcess first(ws.str(), {"run"});
-  ASSERT_TRUE(wait_until([&] { return pid_of_stage(ws, "a") > 0; }));
+  ASSERT_TRUE(wait_until([&] { return pid_of_stage(ws, "a") > 0 && ws.exists("holding"); }));
   const int orphan = pid_of_stage(ws, "a");
   first.signal(SIGKILL);
   first.wait();
@@ -263,8 +269,15 @@ TEST(DetachE2E, AnOrphanTheNextRunDidNotKnowNeverReplacesItsOutput) {
   ws.write(".cadenza/runs/latest/events.jsonl", kept);
   ASSERT_TRUE(process_exists(orphan));
 
-  ws.write("delay", "0");
-  auto second = ws.cadenza({"run"});
+  // The second run takes the workspace over, then waits for the orphan's
+  // claim on the stage; only then may the orphan go on.
+  ws.write("mode", "0");
+  test::CliProcess second_run(ws.str(), {"run"});
+  ASSERT_TRUE(wait_until([&] {
+    return ws.read(".cadenza/runs/" + first_run + "/events.jsonl").find("superseded") != std::string::npos;
+  }));
+  ws.write("go", "");
+  auto second = second_run.wait();
   ASSERT_EQ(second.exit_code, 0) << second.output;
   EXPECT_THAT(second.output, Not(HasSubstr("waiting for its job")));
   const std::string mine = ws.read("out/a");
