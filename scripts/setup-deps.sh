@@ -7,12 +7,14 @@
 #                 LibTorch calls whatever libblas.so.3 is selected, and the
 #                 reference BLAS is ~10x slower for these models. libonnx-dev:
 #                 ONNX's protobuf definitions and checker, for model.onnx.
+#                 python3-torch: PyTorch for /usr/bin/python3, for the Python
+#                 example (examples/python) and its tests.
 set -euo pipefail
 
 base=(g++ make cmake ninja-build pkgconf ccache
       libboost-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libtomlplusplus-dev
-      libgtest-dev libgmock-dev libxxhash-dev libsndfile1-dev libyaml-cpp-dev python3 python3-yaml git)
-ml=(libtorch-dev libopenblas0-pthread libonnx-dev)
+      libgtest-dev libgmock-dev libxxhash-dev libsndfile1-dev libyaml-cpp-dev libpcre2-dev python3 python3-yaml git)
+ml=(libtorch-dev libopenblas0-pthread libonnx-dev python3-torch)
 bench=(hyperfine snakemake python3-torch podman xxhash)  # xxhash: xxhsum, the hashing anchor
 slurm=(slurm-wlm munge)  # the SLURM test cluster (scripts/slurm-test-cluster.sh)
 # Containers: Charliecloud runs the tests' images, mmdebstrap and SquashFS

@@ -164,7 +164,9 @@ void update_experiment_summary(const SinkPaths& paths, const json& hparams, cons
   json types = registry.value("hparams", json::object());
   for (const auto& [name, v] : hparams.items()) types[name] = hparam_type(v);
   std::set<std::pair<std::string, std::string>> known;
-  for (const auto& gt : registry.value("metrics", json::array())) known.insert({gt[0], gt[1]});
+  // emplace, not insert({..}): that picks insert(initializer_list) and converts each string to a pair.
+  for (const auto& gt : registry.value("metrics", json::array()))
+    known.emplace(gt[0].get<std::string>(), gt[1].get<std::string>());
   for (const auto& [stage, tags] : stage_tags.items())
     for (const auto& tag : tags) known.insert({stage, tag.get<std::string>()});
   registry = {{"hparams", types}, {"metrics", known}, {"columns", columns}};

@@ -23,19 +23,35 @@
 // it runs in its workspace (an experiment's own working tree inside an
 // experiment), where those paths are cleared for it first.
 //
-// A non-zero exit fails the stage; a cancel or stop rule sends SIGTERM.
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/syscall.h>
+// Metrics: the script reports them by appending JSON lines to the file
+// named by $CADENZA_METRICS (the `cadenza` Python module next to this plugin,
+// on the script's PYTHONPATH, does that), and, if the stage says so, through
+// the files dvclive writes (metrics_from_dvclive = "dvclive") or the lines it
+// prints (metrics_from_output = 'loss=(?P<loss>\S+)'). All reach the engine
+// as a plugin's metrics do: status, stop rules, sinks, experiment records.
+//
+// Stopping: a stop rule, `cadenza cancel` or `exp stop` creates the file
+// named by $CADENZA_STOP_FILE (cadenza.should_stop() turns true); after
+// stop_grace_s the script's process tree gets SIGTERM, 5 s later SIGKILL. A
+// backend's cancel also sends SIGTERM to the job at once, which
+// cadenza.should_stop() catches once the script has asked it. The script
+// resumes from checkpoints in $CADENZA_SCRATCH_DIR, which the attempts of
+// one stage run share ($CADENZA_ATTEMPT numbers them).
+//
+// A non-zero exit fails the stage.
+#include <dlfcn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cctype>
 #include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,6 +60,11 @@
 #include "cadenza/sdk/export.h"
 #include "cadenza/sdk/params.h"
 #include "cadenza/sdk/stage.h"
+#include "dvclive_files.h"
+#include "metric_forwarder.h"
+#include "metric_lines.h"
+#include "output_metrics.h"
+#include "script_process.h"
 
 extern char** environ;
 
@@ -65,6 +86,74 @@ std::string env_name(const std::string& prefix, const std::string& name) {
   return out;
 }
 
+// The files the script talks to Cadenza through, in a private temporary
+// directory that goes when the stage ends: params.json ($CADENZA_PARAMS),
+// metrics.jsonl ($CADENZA_METRICS) and stop ($CADENZA_STOP_FILE, created on
+// a stop request).
+class ScriptFiles {
+ public:
+  ScriptFiles(cadenza::sdk::StageContext& ctx, const nlohmann::json& own) {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/cadenza-script-XXXXXX";
+    if (!::mkdtemp(pattern.data()))
+      throw PluginError("stage '" + ctx.stage_name() + "': cannot create " + pattern + ": " + std::strerror(errno));
+    dir_ = pattern;
+    const std::string text = own.dump(2) + "\n";
+    std::FILE* f = std::fopen(params().c_str(), "w");
+    const bool ok = f && std::fwrite(text.data(), 1, text.size(), f) == text.size();
+    if (!f || std::fclose(f) != 0 || !ok)
+      throw PluginError("stage '" + ctx.stage_name() + "': cannot write " + params());
+    std::fclose(std::fopen(metrics().c_str(), "w"));  // exists from the start: `tail -f` works
+  }
+  ~ScriptFiles() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  std::string params() const { return dir_ + "/params.json"; }
+  std::string metrics() const { return dir_ + "/metrics.jsonl"; }
+  std::string stop() const { return dir_ + "/stop"; }
+  void request_stop() const { std::fclose(std::fopen(stop().c_str(), "w")); }
+
+ private:
+  std::string dir_;
+};
+
+// The `cadenza` Python module shipped next to this plugin (python/cadenza),
+// or "" where it is not.
+std::string python_module_dir() {
+  Dl_info info{};
+  if (!::dladdr(reinterpret_cast<void*>(&python_module_dir), &info) || !info.dli_fname) return "";
+  const auto dir = std::filesystem::path(info.dli_fname).parent_path() / "python";
+  std::error_code ec;
+  return std::filesystem::exists(dir / "cadenza" / "__init__.py", ec) ? dir.string() : "";
+}
+
+// Stop request, then SIGTERM after the grace, then SIGKILL: one step at a time.
+class StopSequence {
+ public:
+  explicit StopSequence(double grace_s) : grace_(std::chrono::duration<double>(grace_s)) {}
+  void step(bool cancelled, const ScriptFiles& files, const cadenza::script::ScriptProcess& process) {
+    const auto now = std::chrono::steady_clock::now();
+    if (cancelled && !requested_) {
+      files.request_stop();
+      requested_ = true;
+      term_at_ = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(grace_);
+    } else if (requested_ && !termed_ && now >= term_at_) {
+      process.signal_tree(SIGTERM);
+      termed_ = true;
+      kill_at_ = now + std::chrono::seconds(5);
+    } else if (termed_ && !killed_ && now >= kill_at_) {
+      process.signal_tree(SIGKILL);
+      killed_ = true;
+    }
+  }
+
+ private:
+  std::chrono::duration<double> grace_;
+  bool requested_ = false, termed_ = false, killed_ = false;
+  std::chrono::steady_clock::time_point term_at_, kill_at_;
+};
+
 class ShellStage : public cadenza::sdk::Stage {
  public:
   std::vector<ParamSpec> params() const override {
@@ -73,6 +162,14 @@ class ShellStage : public cadenza::sdk::Stage {
                             "the shell command; {dep:NAME}, {out:NAME} and {param:NAME} expand to "
                             "shell-quoted paths and values"),
         ParamSpec::String("shell", "/bin/sh", "the shell that runs cmd (with -c)"),
+        ParamSpec::String("metrics_from_dvclive", "",
+                          "a directory dvclive writes (\"dvclive\"): its plots/metrics/*.tsv rows and "
+                          "metrics.json become the stage's metrics"),
+        ParamSpec::String("metrics_from_output", "",
+                          "a regular expression (Python syntax) with named groups: each line the command "
+                          "prints that matches reports its groups as metrics, (?P<step>...) the step"),
+        ParamSpec::Float("stop_grace_s", 10.0,
+                         "seconds between a stop request (cadenza.should_stop() is true) and SIGTERM"),
         ParamSpec::AnyOther("the script's own params (lr = 0.01): in cmd as {param:NAME}, in the "
                             "environment as CADENZA_PARAM_<NAME>, all in the JSON file $CADENZA_PARAMS"),
     };
@@ -82,44 +179,90 @@ class ShellStage : public cadenza::sdk::Stage {
     const auto params = cadenza::sdk::Params::parse(ctx);
     const nlohmann::json own = own_params(params.json());
     const std::string cmd = expand(ctx, own, params.get<std::string>("cmd"));
-    const std::string shell = params.get<std::string>("shell");
-    const ParamsFile params_file(ctx, own);
+    const std::string dvclive_dir = params.get<std::string>("metrics_from_dvclive");
+    const std::string output_regex = params.get<std::string>("metrics_from_output");
+    std::optional<cadenza::script::OutputPattern> pattern;
+    try {
+      if (!output_regex.empty()) pattern.emplace(output_regex);
+    } catch (const std::invalid_argument& e) {
+      throw PluginError("stage '" + ctx.stage_name() + "': metrics_from_output: " + e.what());
+    }
+    const std::string cwd = std::filesystem::current_path().string();
+    const ScriptFiles files(ctx, own);
 
+    cadenza::script::MetricForwarder forward(ctx, cwd);
+    cadenza::script::MetricsFileFollower metrics_file(files.metrics(), forward.warn());
+    const auto file_channel = forward.channel();
+    std::optional<cadenza::script::DvcliveFollower> dvclive;
+    if (!dvclive_dir.empty()) dvclive.emplace(dvclive_dir.front() == '/' ? dvclive_dir : cwd + "/" + dvclive_dir, forward.warn());
+    const auto dvclive_channel = forward.channel();
+    std::optional<cadenza::script::OutputLines> output_lines;
+    if (pattern) output_lines.emplace(*pattern, forward.warn());
+    const auto output_channel = forward.channel();
+
+    cadenza::script::ScriptProcess process = start(ctx, own, cmd, params.get<std::string>("shell"), files,
+                                                   pattern.has_value());
+    StopSequence stop(params.get<double>("stop_grace_s"));
+    std::string printed;
+    auto pass_output = [&] {
+      if (printed.empty()) return;
+      for (size_t done = 0; done < printed.size();) {  // ours goes to the stage's log
+        const ssize_t n = ::write(1, printed.data() + done, printed.size() - done);
+        if (n <= 0) break;
+        done += static_cast<size_t>(n);
+      }
+      output_lines->feed(printed, output_channel);
+      printed.clear();
+    };
+    auto last_dvclive = std::chrono::steady_clock::now();
+    while (!process.wait(50, printed)) {
+      pass_output();
+      metrics_file.poll(file_channel);
+      if (dvclive && std::chrono::steady_clock::now() - last_dvclive > std::chrono::milliseconds(500)) {
+        dvclive->poll(dvclive_channel);
+        last_dvclive = std::chrono::steady_clock::now();
+      }
+      stop.step(ctx.cancelled(), files, process);
+    }
+    pass_output();
+    if (output_lines) output_lines->finish(output_channel);
+    metrics_file.poll(file_channel, true);
+    if (dvclive) dvclive->poll(dvclive_channel, true);
+    check_exit(ctx, process.status(), cmd);
+  }
+
+ private:
+  static cadenza::script::ScriptProcess start(cadenza::sdk::StageContext& ctx, const nlohmann::json& own,
+                                              const std::string& cmd, const std::string& shell,
+                                              const ScriptFiles& files, bool capture_output) {
     std::vector<std::string> env;
-    for (char** e = environ; *e; ++e) env.emplace_back(*e);
+    const std::string module_dir = python_module_dir();
+    for (char** e = environ; *e; ++e) {
+      if (!module_dir.empty() && std::strncmp(*e, "PYTHONPATH=", 11) == 0) continue;
+      env.emplace_back(*e);
+    }
     for (const auto& n : ctx.input_names()) env.push_back(env_name("CADENZA_DEP_", n) + "=" + ctx.input(n));
     for (const auto& n : ctx.output_names()) env.push_back(env_name("CADENZA_OUT_", n) + "=" + ctx.output(n));
     for (const auto& [n, v] : own.items()) env.push_back(env_name("CADENZA_PARAM_", n) + "=" + text_of(v));
-    env.push_back("CADENZA_PARAMS=" + params_file.path());
-    std::vector<char*> envp;
-    for (auto& s : env) envp.push_back(s.data());
-    envp.push_back(nullptr);
-    std::vector<std::string> args{shell, "-c", cmd};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-
-    pid_t pid = 0;
-    const int rc = ::posix_spawn(&pid, shell.c_str(), nullptr, nullptr, argv.data(), envp.data());
-    if (rc != 0) throw PluginError("stage '" + ctx.stage_name() + "': cannot run " + shell + ": " + std::strerror(rc));
-    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-    int status = 0;
-    bool terminated = false;
-    while (true) {
-      if (::waitpid(pid, &status, WNOHANG) == pid) break;
-      if (ctx.cancelled() && !terminated) {
-        ::kill(pid, SIGTERM);
-        terminated = true;
-      }
-      if (pidfd >= 0) {
-        pollfd p{pidfd, POLLIN, 0};
-        ::poll(&p, 1, 50);
-      } else {
-        ::usleep(5000);
-      }
+    env.push_back("CADENZA_PARAMS=" + files.params());
+    env.push_back("CADENZA_METRICS=" + files.metrics());
+    env.push_back("CADENZA_STOP_FILE=" + files.stop());
+    env.push_back("CADENZA_SCRATCH_DIR=" + ctx.scratch_dir());
+    if (!module_dir.empty()) {
+      const char* old = std::getenv("PYTHONPATH");
+      env.push_back("PYTHONPATH=" + module_dir + (old && *old ? ":" + std::string(old) : ""));
     }
-    if (pidfd >= 0) ::close(pidfd);
-    if (ctx.cancelled()) throw cadenza::sdk::Cancelled();
+    // Python buffers a pipe's output in blocks: the lines would come late.
+    if (capture_output) env.push_back("PYTHONUNBUFFERED=1");
+    try {
+      return cadenza::script::ScriptProcess(shell, cmd, env, capture_output);
+    } catch (const std::runtime_error& e) {
+      throw PluginError("stage '" + ctx.stage_name() + "': " + e.what());
+    }
+  }
+
+  static void check_exit(cadenza::sdk::StageContext& ctx, int status, const std::string& cmd) {
+    if (ctx.cancelled()) throw cadenza::sdk::Cancelled();  // even if it stopped cleanly: its outputs are partial
     if (WIFSIGNALED(status))
       throw PluginError("stage '" + ctx.stage_name() + "': command killed by signal " +
                         std::to_string(WTERMSIG(status)) + ": " + cmd);
@@ -128,38 +271,18 @@ class ShellStage : public cadenza::sdk::Stage {
                         std::to_string(WEXITSTATUS(status)) + ": " + cmd);
   }
 
- private:
-  // The script's own params: not cmd and shell, not the params file keys
-  // the stage tracks ("params.yaml:train.lr": the script reads its file).
+  // The script's own params: not the stage's settings, not the params file
+  // keys the stage tracks ("params.yaml:train.lr": the script reads its file).
   static nlohmann::json own_params(const nlohmann::json& all) {
+    static const std::set<std::string> settings{"cmd", "shell", "metrics_from_dvclive", "metrics_from_output",
+                                                "stop_grace_s"};
     nlohmann::json own = nlohmann::json::object();
     for (const auto& [k, v] : all.items())
-      if (k != "cmd" && k != "shell" && k.find(':') == std::string::npos) own[k] = v;
+      if (!settings.count(k) && k.find(':') == std::string::npos) own[k] = v;
     return own;
   }
 
   static std::string text_of(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
-
-  // $CADENZA_PARAMS: the params as one JSON object, for the process's life.
-  class ParamsFile {
-   public:
-    ParamsFile(cadenza::sdk::StageContext& ctx, const nlohmann::json& own) {
-      const char* tmp = std::getenv("TMPDIR");
-      std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/cadenza-params-XXXXXX";
-      const int fd = ::mkstemp(pattern.data());
-      if (fd < 0) throw PluginError("stage '" + ctx.stage_name() + "': cannot create " + pattern + ": " + std::strerror(errno));
-      path_ = pattern;
-      const std::string text = own.dump(2) + "\n";
-      const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-      ::close(fd);
-      if (!ok) throw PluginError("stage '" + ctx.stage_name() + "': cannot write " + path_);
-    }
-    ~ParamsFile() { ::unlink(path_.c_str()); }
-    const std::string& path() const { return path_; }
-
-   private:
-    std::string path_;
-  };
 
   static std::string expand(cadenza::sdk::StageContext& ctx, const nlohmann::json& own, const std::string& cmd) {
     std::string out;
@@ -188,5 +311,5 @@ class ShellStage : public cadenza::sdk::Stage {
 
 }  // namespace
 
-CADENZA_STAGE_PLUGIN(ShellStage, "stage_shell", "1.1.0",
+CADENZA_STAGE_PLUGIN(ShellStage, "stage_shell", "1.2.0",
                      "Runs a shell command (your script) with its own params; {dep:NAME}/{out:NAME}/{param:NAME} expand in cmd")

@@ -18,6 +18,7 @@
 #include "joint_run.h"
 #include "live_run.h"
 #include "lock_file.h"
+#include "metrics_recorder.h"
 #include "run_cache.h"
 #include "run_record.h"
 #include "wall_clock.h"
@@ -59,8 +60,16 @@ void finish_record(ExperimentRecord& r, const PreparedWorkflow& pw, int exit_cod
     if (!pw.selected(i)) continue;
     const StageDecl& decl = wf.stages[i];
     json s = json::object();
+    bool ended_unfinished = false;  // ran here and did not succeed: no run-cache entry of its own
     if (run && run->state.count(decl.name)) {
       const StageStatus& st = run->state.at(decl.name);
+      if (st.state != "succeeded" && !st.attempts.empty() && !st.attempts.back().dir.empty()) {
+        ended_unfinished = true;
+        // What it reported before it stopped or failed: a stopped variant's
+        // curve is the point of a stop rule.
+        metrics_of[decl.name] = summarize_metrics(st.attempts.back().dir + "/metrics.jsonl");
+        for (const auto& [tag, m] : metrics_of[decl.name].items()) ++stages_with[tag];
+      }
       s["outcome"] = st.state;
       if (!st.reused.empty()) s["reused"] = st.reused;
       if (!st.error.empty()) s["error"] = st.error;
@@ -72,7 +81,7 @@ void finish_record(ExperimentRecord& r, const PreparedWorkflow& pw, int exit_cod
     }
     if (const LockEntry* e = lock.find(decl.name)) {
       s["key"] = e->key.hex();
-      if (auto entry = runs.find(e->key)) {
+      if (auto entry = ended_unfinished ? std::nullopt : runs.find(e->key)) {
         metrics_of[decl.name] = entry->metrics;
         for (const auto& [tag, m] : entry->metrics.items()) ++stages_with[tag];
       }

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
@@ -379,6 +380,9 @@ int exec_stage(const std::string& spec_path) {
     bool stopped = false;  // by a signal: cancel, time limit or preemption
     bool failed = false;
     places.clear_for_run();
+    // For the stage and whatever it runs (a script checks it to resume):
+    // documented in sdk/README.md, "The stage's environment".
+    ::setenv("CADENZA_ATTEMPT", std::to_string(spec.attempt).c_str(), 1);
     const WorkingDirectory in_tree(spec.outputs_dir.empty() ? spec.workspace
                                                             : spec.workspace + "/" + spec.outputs_dir);
     {

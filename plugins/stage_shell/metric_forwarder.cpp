@@ -1,0 +1,49 @@
+#include "metric_forwarder.h"
+
+#include <sndfile.h>
+
+#include <memory>
+#include <vector>
+
+namespace cadenza::script {
+
+OnUpdate MetricForwarder::channel() {
+  auto last_step = std::make_shared<int64_t>(0);
+  return [this, last_step](MetricUpdate&& u) { apply(u, *last_step); };
+}
+
+Warn MetricForwarder::warn() {
+  return [this](const std::string& message) { ctx_.log(sdk::LogLevel::kWarning, message); };
+}
+
+void MetricForwarder::apply(MetricUpdate& u, int64_t& last_step) {
+  const int64_t step = u.step.value_or(last_step);
+  last_step = step;
+  for (const auto& [tag, value] : u.scalars) ctx_.metrics().scalar(tag, value, step);
+  for (const auto& [tag, text] : u.texts) ctx_.metrics().text(tag, text, step);
+  for (const auto& [tag, path] : u.audio) audio(tag, path, step);
+  if (u.progress) ctx_.progress(u.progress->done, u.progress->total, u.progress->unit);
+}
+
+// A clip the script wrote: read here, so every sink gets samples as from a
+// plugin. A clip that cannot be read is a warning, never a failed stage.
+void MetricForwarder::audio(const std::string& tag, const std::string& path, int64_t step) {
+  const std::string full = path.front() == '/' ? path : cwd_ + "/" + path;
+  SF_INFO info{};
+  SNDFILE* file = sf_open(full.c_str(), SFM_READ, &info);
+  if (!file) {
+    ctx_.log(sdk::LogLevel::kWarning, "audio \"" + tag + "\": cannot read " + full + ": " + sf_strerror(nullptr));
+    return;
+  }
+  std::vector<float> samples(static_cast<size_t>(info.frames) * static_cast<size_t>(info.channels));
+  const sf_count_t got = sf_readf_float(file, samples.data(), info.frames);
+  sf_close(file);  // read-only: nothing to lose if it fails
+  if (got != info.frames) {
+    ctx_.log(sdk::LogLevel::kWarning, "audio \"" + tag + "\": " + full + " ended early (" +
+                                          std::to_string(got) + " of " + std::to_string(info.frames) + " frames)");
+    return;
+  }
+  ctx_.metrics().audio(tag, samples.data(), static_cast<size_t>(info.frames), info.channels, info.samplerate, step);
+}
+
+}  // namespace cadenza::script

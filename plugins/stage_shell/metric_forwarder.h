@@ -1,0 +1,31 @@
+// Hands what a script's channels report (its metrics file, dvclive's files,
+// its output lines) to the engine through the SDK's MetricsEmitter, the one
+// path into status, stop rules, sinks and experiment records.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "cadenza/sdk/stage.h"
+#include "metric_lines.h"
+
+namespace cadenza::script {
+
+class MetricForwarder {
+ public:
+  // `cwd`: the script's working directory, for relative audio paths.
+  MetricForwarder(sdk::StageContext& ctx, std::string cwd) : ctx_(ctx), cwd_(std::move(cwd)) {}
+
+  // One per channel: a line without a step takes that channel's last one.
+  OnUpdate channel();
+  Warn warn();
+
+ private:
+  void apply(MetricUpdate& u, int64_t& last_step);
+  void audio(const std::string& tag, const std::string& path, int64_t step);
+
+  sdk::StageContext& ctx_;
+  std::string cwd_;
+};
+
+}  // namespace cadenza::script
