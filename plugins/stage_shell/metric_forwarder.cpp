@@ -22,7 +22,18 @@ void MetricForwarder::apply(MetricUpdate& u, int64_t& last_step) {
   for (const auto& [tag, value] : u.scalars) ctx_.metrics().scalar(tag, value, step);
   for (const auto& [tag, text] : u.texts) ctx_.metrics().text(tag, text, step);
   for (const auto& [tag, path] : u.audio) audio(tag, path, step);
-  if (u.progress) ctx_.progress(u.progress->done, u.progress->total, u.progress->unit);
+  if (u.progress) {
+    ctx_.progress(u.progress->done, u.progress->total, u.progress->unit);
+    progress_ = u.progress;
+    progress_stale_ = true;
+    progress_at_ = std::chrono::steady_clock::now();
+  }
+}
+
+void MetricForwarder::refresh_progress() {
+  if (!progress_stale_ || std::chrono::steady_clock::now() - progress_at_ < std::chrono::milliseconds(600)) return;
+  ctx_.progress(progress_->done, progress_->total, progress_->unit);  // past the engine's 500 ms: written
+  progress_stale_ = false;
 }
 
 // A clip the script wrote: read here, so every sink gets samples as from a

@@ -3,7 +3,9 @@
 // path into status, stop rules, sinks and experiment records.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "cadenza/sdk/stage.h"
@@ -19,6 +21,10 @@ class MetricForwarder {
   // One per channel: a line without a step takes that channel's last one.
   OnUpdate channel();
   Warn warn();
+  // Passes the latest progress on again if the engine may have dropped it:
+  // it writes progress at most twice a second, so the last of a quick burst
+  // (epoch 2 right after epoch 1, then a long epoch) would wait. Call often.
+  void refresh_progress();
 
  private:
   void apply(MetricUpdate& u, int64_t& last_step);
@@ -26,6 +32,9 @@ class MetricForwarder {
 
   sdk::StageContext& ctx_;
   std::string cwd_;
+  std::optional<MetricUpdate::Progress> progress_;
+  bool progress_stale_ = false;
+  std::chrono::steady_clock::time_point progress_at_{};
 };
 
 }  // namespace cadenza::script

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/syscall.h>
@@ -42,6 +43,18 @@ std::multimap<pid_t, pid_t> children_by_parent() {
   return out;
 }
 
+// Every process below this one (not this one).
+std::vector<pid_t> descendants() {
+  const auto children = children_by_parent();
+  std::vector<pid_t> tree{::getpid()};
+  for (size_t i = 0; i < tree.size(); ++i) {
+    auto [from, to] = children.equal_range(tree[i]);
+    for (auto it = from; it != to; ++it) tree.push_back(it->second);
+  }
+  tree.erase(tree.begin());
+  return tree;
+}
+
 }  // namespace
 
 ScriptProcess::ScriptProcess(const std::string& shell, const std::string& cmd,
@@ -53,6 +66,7 @@ ScriptProcess::ScriptProcess(const std::string& shell, const std::string& cmd,
   std::string shell_arg = shell, dash_c = "-c", cmd_arg = cmd;
   char* argv[] = {shell_arg.data(), dash_c.data(), cmd_arg.data(), nullptr};
 
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);  // see script_process.h
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   int pipe_fds[2] = {-1, -1};
@@ -76,7 +90,7 @@ ScriptProcess::ScriptProcess(const std::string& shell, const std::string& cmd,
 }
 
 ScriptProcess::~ScriptProcess() {
-  if (!exited_) {
+  if (!exited_) {  // the stage threw while the script ran
     signal_tree(SIGKILL);
     ::waitpid(pid_, nullptr, 0);
   }
@@ -95,27 +109,34 @@ void ScriptProcess::drain(std::string& output) {
   }
 }
 
-bool ScriptProcess::wait(int timeout_ms, std::string& output) {
-  if (exited_) return true;
-  pollfd fds[2] = {{pidfd_, POLLIN, 0}, {out_fd_, POLLIN, 0}};
-  if (pidfd_ >= 0) ::poll(fds, out_fd_ >= 0 ? 2 : 1, timeout_ms);
-  else ::usleep(5000);  // no pidfd (old kernel): poll the status
-  drain(output);
-  if (::waitpid(pid_, &status_, WNOHANG) != pid_) return false;
-  exited_ = true;
-  drain(output);  // what it printed last; a daemon it left may hold the pipe, so no wait for EOF
-  return true;
+bool ScriptProcess::wait(int timeout_ms, std::string& output, bool whole_tree) {
+  if (exited_ && (!whole_tree || tree_done_)) return true;
+  if (!exited_) {
+    pollfd fds[2] = {{pidfd_, POLLIN, 0}, {out_fd_, POLLIN, 0}};
+    if (pidfd_ >= 0) ::poll(fds, out_fd_ >= 0 ? 2 : 1, timeout_ms);
+    else ::usleep(5000);  // no pidfd (old kernel): poll the status
+    drain(output);
+    if (::waitpid(pid_, &status_, WNOHANG) != pid_) return false;
+    exited_ = true;
+    drain(output);  // what it printed last; a daemon it left may hold the pipe, so no wait for EOF
+  } else {
+    ::usleep(static_cast<useconds_t>(timeout_ms) * 1000);
+    drain(output);
+  }
+  if (!whole_tree) return true;
+  // Reap what the shell left (re-parented to us), then see if any is left.
+  bool any = false;
+  for (pid_t p : descendants()) {
+    if (::waitpid(p, nullptr, WNOHANG) == p) continue;
+    any = true;
+  }
+  tree_done_ = !any;
+  return tree_done_;
 }
 
 void ScriptProcess::signal_tree(int sig) const {
-  if (exited_) return;
-  const auto children = children_by_parent();
-  std::vector<pid_t> tree{pid_};
-  for (size_t i = 0; i < tree.size(); ++i) {
-    auto [from, to] = children.equal_range(tree[i]);
-    for (auto it = from; it != to; ++it) tree.push_back(it->second);
-  }
-  for (pid_t p : tree) ::kill(p, sig);
+  if (exited_ && tree_done_) return;
+  for (pid_t p : descendants()) ::kill(p, sig);
 }
 
 }  // namespace cadenza::script

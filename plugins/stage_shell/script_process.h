@@ -4,7 +4,10 @@
 //
 // The child stays in exec-stage's process group, so a backend's cancel
 // (SIGTERM to the job's group, SIGKILL after its grace) reaches the script
-// directly and nothing outlives the job.
+// directly and nothing outlives the job. That SIGTERM also ends `sh` at
+// once while the script may be saving a checkpoint: exec-stage is made a
+// child subreaper, so the script becomes its child and a stopping stage
+// waits for it rather than for `sh`.
 #pragma once
 
 #include <sys/types.h>
@@ -26,11 +29,13 @@ class ScriptProcess {
   ScriptProcess& operator=(const ScriptProcess&) = delete;
 
   // Waits up to `timeout_ms` for the process to exit or to print; appends
-  // what it printed to `output`. True once it has exited.
-  bool wait(int timeout_ms, std::string& output);
+  // what it printed to `output`. True once it has exited and, with
+  // `whole_tree` (the stage is stopping), every process it started too.
+  bool wait(int timeout_ms, std::string& output, bool whole_tree = false);
   // The wait status, once wait() returned true.
   int status() const { return status_; }
-  // Sends `sig` to the process and every descendant.
+  // Sends `sig` to the process and every descendant (those it left behind
+  // included: they are ours now).
   void signal_tree(int sig) const;
 
  private:
@@ -38,7 +43,8 @@ class ScriptProcess {
   pid_t pid_ = -1;
   int pidfd_ = -1;
   int out_fd_ = -1;
-  bool exited_ = false;
+  bool exited_ = false;  // the shell
+  bool tree_done_ = false;
   int status_ = 0;
 };
 

@@ -215,13 +215,14 @@ class ShellStage : public cadenza::sdk::Stage {
       printed.clear();
     };
     auto last_dvclive = std::chrono::steady_clock::now();
-    while (!process.wait(50, printed)) {
+    while (!process.wait(50, printed, ctx.cancelled())) {
       pass_output();
       metrics_file.poll(file_channel);
       if (dvclive && std::chrono::steady_clock::now() - last_dvclive > std::chrono::milliseconds(500)) {
         dvclive->poll(dvclive_channel);
         last_dvclive = std::chrono::steady_clock::now();
       }
+      forward.refresh_progress();
       stop.step(ctx.cancelled(), files, process);
     }
     pass_output();

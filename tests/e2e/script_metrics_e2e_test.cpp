@@ -1,0 +1,255 @@
+// End-to-end: a user's script reports metrics and obeys stop requests the
+// way a plugin does: through `import cadenza` ($CADENZA_METRICS), dvclive's
+// files or its own output lines, into status, stop rules, `exp show`, the
+// experiment records and TensorBoard's HPARAMS. Real binary, Debian's
+// /usr/bin/python3 (PyTorch from python3-torch for the example).
+#include <gmock/gmock.h>
+
+#include <filesystem>
+
+#include "subprocess.h"
+#include "workspace.h"
+
+namespace cadenza {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+json exp_show(Workspace& ws) {
+  auto r = ws.cadenza({"exp", "show", "--json"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  json out = json::object();
+  for (auto& row : json::parse(r.output)) out[row["name"].get<std::string>()] = row;
+  return out;
+}
+
+json hparams_rows(const std::string& logdir) {
+  auto r = run_process({"/usr/bin/python3", std::string(CADENZA_TEST_SOURCE_DIR) + "/tensorboard/read_events.py",
+                        "--hparams", logdir});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return json::parse(r.out)["rows"];
+}
+
+// The example of the README's "Bring your own script": copied as a user would.
+void copy_python_example(Workspace& ws) {
+  const fs::path example = fs::path(CADENZA_TEST_SOURCE_DIR) / ".." / "examples" / "python";
+  fs::copy(example, ws.path(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+}
+
+TEST(ScriptMetricsE2E, ThePythonExampleSweptTwoByTwoReportsEachVariantAndStopsTheDivergingOnes) {
+  Workspace ws("");
+  copy_python_example(ws);
+  auto r = ws.cadenza({"exp", "run", "--grid", "params.yaml:train.lr=0.005,5000", "--grid",
+                       "params.yaml:model.hidden=8,16", "--set", "params.yaml:train.epochs=3", "--set",
+                       "params.yaml:data.seconds=4", "-j", "2"});
+  // A stopped variant makes the sweep's exit non-zero; each must be named.
+  EXPECT_THAT(r.output, HasSubstr("stopped by rule `val/esr > 1.0 && epoch >= 1`")) << r.output;
+  const json rows = exp_show(ws);
+  ASSERT_EQ(rows.size(), 4u) << rows.dump(1);
+  const json tb = hparams_rows(ws.str() + "/logs/tensorboard");
+  for (const std::string hidden : {"8", "16"}) {
+    const json& good = rows.at("epochs-3+seconds-4+lr-0.005+hidden-" + hidden);
+    const json& bad = rows.at("epochs-3+seconds-4+lr-5000+hidden-" + hidden);
+    EXPECT_EQ(good["status"], "succeeded") << good.dump();
+    EXPECT_LT(good["metrics"]["val/esr"]["last"].get<double>(), 0.5) << good.dump();
+    EXPECT_LT(good["metrics"]["train/loss"]["last"].get<double>(), 0.1);
+    EXPECT_EQ(bad["status"], "stopped") << bad.dump();
+    EXPECT_GT(bad["metrics"]["val/esr"]["last"].get<double>(), 1.0) << bad.dump();
+    // TensorBoard's HPARAMS row holds the same values.
+    const json& row = tb.at(good["name"].get<std::string>());
+    EXPECT_EQ(row["hparams"]["params.yaml:train.lr"], 0.005);
+    EXPECT_EQ(row["hparams"]["params.yaml:model.hidden"], std::stod(hidden));
+    EXPECT_DOUBLE_EQ(row["metrics"]["train:val/esr"].get<double>(), good["metrics"]["val/esr"]["last"].get<double>());
+  }
+  // The shared prepare stage ran once for the four variants.
+  EXPECT_EQ(std::count_if(fs::recursive_directory_iterator(ws.path() / ".cadenza/exps"), {},
+                          [](const fs::directory_entry& e) {
+                            return e.path().filename() == "result.json" &&
+                                   e.path().parent_path().filename() == "prepare" &&
+                                   read_file(e.path()).find("\"restored\": false") != std::string::npos;
+                          }),
+            1);
+}
+
+// A script whose epochs wait for the test: status shows its progress and
+// latest metrics while it runs.
+TEST(ScriptMetricsE2E, StatusShowsAScriptsProgressWhileItRuns) {
+  Workspace ws("[stages.train]\nplugin = \"shell\"\nouts = { m = \"out/m\" }\n"
+               "params = { cmd = \"/usr/bin/python3 train.py\" }\n");
+  ws.write("train.py",
+           "import cadenza, os, time\n"
+           "for epoch in range(5):\n"
+           "    cadenza.log({'train/loss': 1.0 / (epoch + 1)}, step=epoch)\n"
+           "    cadenza.progress(epoch + 1, 5, 'epochs')\n"
+           "    while epoch == 1 and not os.path.exists('go'):\n"
+           "        time.sleep(0.05)\n"
+           "os.makedirs('out', exist_ok=True)\n"
+           "open('out/m', 'w').write('done')\n");
+  test::CliProcess run(ws.str(), {"run"});
+  std::string status;
+  EXPECT_TRUE(wait_until([&] {
+    status = ws.cadenza({"status"}).output;
+    return status.find("2/5 epochs") != std::string::npos;
+  })) << status;
+  EXPECT_THAT(status, HasSubstr("train/loss"));
+  ws.write("go", "");
+  EXPECT_EQ(run.wait().exit_code, 0);
+  EXPECT_EQ(ws.read("out/m"), "done");
+}
+
+// `cadenza cancel` reaches a script that asks should_stop(): it saves and
+// returns instead of dying mid-write.
+TEST(ScriptMetricsE2E, CancelTurnsShouldStopTrueAndTheScriptEndsOnItsOwnTerms) {
+  Workspace ws("[stages.train]\nplugin = \"shell\"\nouts = { m = \"out/m\" }\n"
+               "params = { cmd = \"/usr/bin/python3 train.py\" }\n");
+  ws.write("train.py",
+           "import cadenza, time\n"
+           "open('asked', 'w').write(str(cadenza.should_stop()))\n"
+           "while not cadenza.should_stop():\n"
+           "    time.sleep(0.05)\n"
+           "open('ended', 'w').write('saved a checkpoint and returned')\n");
+  test::CliProcess run(ws.str(), {"run"});
+  ASSERT_TRUE(wait_until([&] { return ws.exists("asked"); }));
+  EXPECT_EQ(ws.read("asked"), "False");
+  auto cancel = ws.cadenza({"cancel", "--all"});
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.output;
+  const auto r = run.wait();
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(ws.read("ended"), "saved a checkpoint and returned") << r.output;
+  EXPECT_EQ(ws.result("train")["outcome"], "cancelled");
+  EXPECT_FALSE(ws.exists("out/m"));
+}
+
+// The script checkpoints each epoch in the scratch dir; a time limit ends
+// attempt 1 and attempt 2 resumes from the checkpoint.
+TEST(ScriptMetricsE2E, AnAttemptStoppedAtATimeLimitResumesFromItsCheckpoint) {
+  Workspace ws("[stages.train]\nplugin = \"shell\"\nouts = { m = \"out/epochs\" }\n"
+               "params = { cmd = \"/usr/bin/python3 train.py\" }\n"
+               "resources = { time = \"3s\" }\nretries = 1\nretry_time_factor = 10\n");
+  ws.write("train.py",
+           "import cadenza, json, os, time\n"
+           "ckpt = os.path.join(cadenza.scratch_dir(), 'ckpt.json')\n"
+           "done = json.load(open(ckpt)) if os.path.exists(ckpt) else []\n"
+           "print('attempt %d resumes after %d epochs' % (cadenza.attempt(), len(done)), flush=True)\n"
+           "for epoch in range(len(done), 12):\n"
+           "    time.sleep(0.4)\n"
+           "    done.append([epoch, cadenza.attempt()])\n"
+           "    json.dump(done, open(ckpt + '.tmp', 'w'))\n"
+           "    os.replace(ckpt + '.tmp', ckpt)\n"
+           "    cadenza.log({'epoch_done': epoch}, step=epoch)\n"
+           "os.makedirs('out', exist_ok=True)\n"
+           "json.dump(done, open('out/epochs', 'w'))\n");
+  auto r = ws.cadenza({"run"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("[train] TIMED OUT"));
+  EXPECT_THAT(r.output, HasSubstr("attempt 1 resumes after 0 epochs"));
+  EXPECT_THAT(r.output, Not(HasSubstr("attempt 2 resumes after 0 epochs")));
+  const json epochs = json::parse(ws.read("out/epochs"));
+  ASSERT_EQ(epochs.size(), 12u);
+  for (int e = 0; e < 12; ++e) EXPECT_EQ(epochs[e][0], e);  // each epoch once, in order
+  EXPECT_EQ(epochs.front()[1], 1);
+  EXPECT_EQ(epochs.back()[1], 2);
+}
+
+// dvclive's files, written as dvclive 3 writes them (dvclive itself is not
+// installable here): the rows become metrics, and a stop rule on them stops
+// the script through should_stop().
+TEST(ScriptMetricsE2E, AScriptLoggingWithDvcliveReachesExpShowAndAStopRule) {
+  Workspace ws("[stages.train]\nplugin = \"shell\"\nouts = { m = \"out/m\" }\n"
+               "params = { cmd = \"/usr/bin/python3 train.py\", metrics_from_dvclive = \"dvclive\", growth = 1.5 }\n"
+               "stop_when = \"train/loss > 3\"\n");
+  ws.write("train.py",
+           "import cadenza, json, os, shutil, time\n"
+           "growth = cadenza.params()['growth']\n"
+           "shutil.rmtree('dvclive', ignore_errors=True)\n"
+           "os.makedirs('dvclive/plots/metrics/train', exist_ok=True)\n"
+           "tsv = 'dvclive/plots/metrics/train/loss.tsv'\n"
+           "open(tsv, 'w').write('timestamp\\tstep\\tloss\\n')\n"
+           "loss = 1.0\n"
+           "for step in range(40):\n"
+           "    loss *= growth\n"
+           "    with open(tsv, 'a') as f:\n"
+           "        f.write('%d\\t%d\\t%s\\n' % (time.time() * 1000, step, loss))\n"
+           "    json.dump({'train': {'loss': loss}, 'step': step}, open('dvclive/metrics.json', 'w'))\n"
+           "    if cadenza.should_stop():\n"
+           "        raise SystemExit(0)\n"
+           "    time.sleep(0.2)\n"
+           "os.makedirs('out', exist_ok=True)\n"
+           "open('out/m', 'w').write(str(loss))\n");
+  auto r = ws.cadenza({"exp", "run", "--name", "grows"});
+  EXPECT_THAT(r.output, HasSubstr("stopped by rule `train/loss > 3`")) << r.output;
+  const json rows = exp_show(ws);
+  EXPECT_EQ(rows["grows"]["status"], "stopped");
+  EXPECT_GT(rows["grows"]["metrics"]["train/loss"]["last"].get<double>(), 3.0);
+  EXPECT_LT(rows["grows"]["metrics"]["train/loss"]["last"].get<double>(), 1.5 * 1.5 * 1.5 * 1.5 * 1.5 * 1.5);
+}
+
+// A script that only prints: a pattern turns its lines into metrics.
+TEST(ScriptMetricsE2E, AScriptThatOnlyPrintsReachesExpShowAndAStopRuleThroughAPattern) {
+  Workspace ws("[stages.train]\nplugin = \"shell\"\nouts = { m = \"out/m\" }\n"
+               "params = { cmd = \"/usr/bin/python3 train.py {param:lr}\", lr = 0.1, "
+               "metrics_from_output = 'epoch (?P<step>\\d+): loss=(?P<loss>\\S+)', stop_grace_s = 0.5 }\n"
+               "stop_when = \"loss > 2 && epoch >= 2\"\n");
+  ws.write("train.py",
+           "import os, sys, time\n"
+           "lr = float(sys.argv[1])\n"
+           "loss = 1.0\n"
+           "for epoch in range(30):\n"
+           "    loss *= (1 + lr)\n"
+           "    print('epoch %d: loss=%.4f' % (epoch, loss))\n"  // no flush: PYTHONUNBUFFERED does it
+           "    time.sleep(0.2)\n"
+           "os.makedirs('out', exist_ok=True)\n"
+           "open('out/m', 'w').write(str(loss))\n");
+  // It never asks should_stop(): SIGTERM after stop_grace_s ends it.
+  auto calm = ws.cadenza({"exp", "run", "--set", "train.lr=0.01"});
+  EXPECT_EQ(calm.exit_code, 0) << calm.output;
+  EXPECT_THAT(calm.output, HasSubstr("[train] epoch 29: loss="));  // the output still reaches the log
+  auto wild = ws.cadenza({"exp", "run", "--set", "train.lr=0.5"});
+  EXPECT_THAT(wild.output, HasSubstr("stopped by rule `loss > 2 && epoch >= 2` at step 2: loss = 3.375")) << wild.output;
+  EXPECT_THAT(wild.output, Not(HasSubstr("epoch 29")));
+  const json rows = exp_show(ws);
+  EXPECT_EQ(rows["lr-0.01"]["status"], "succeeded");
+  EXPECT_NEAR(rows["lr-0.01"]["metrics"]["loss"]["last"].get<double>(), 1.3478, 1e-3);  // 1.01^30
+  EXPECT_EQ(rows["lr-0.5"]["status"], "stopped");
+  EXPECT_NEAR(rows["lr-0.5"]["metrics"]["loss"]["max"].get<double>(), rows["lr-0.5"]["metrics"]["loss"]["last"].get<double>(), 1e-9);
+  EXPECT_GE(rows["lr-0.5"]["metrics"]["loss"]["last"].get<double>(), 3.375);  // 1.5^3, at step 2, or a line after
+}
+
+// Malformed lines are skipped with their line numbers; the stage succeeds
+// with what was well-formed. Non-finite values are recorded, not fatal.
+TEST(ScriptMetricsE2E, BadMetricsLinesAreWarningsNotFailures) {
+  Workspace ws("[stages.train]\nplugin = \"shell\"\nouts = { m = \"out/m\" }\n"
+               "params = { cmd = \"/usr/bin/python3 train.py\" }\n");
+  ws.write("train.py",
+           "import json, os\n"
+           "with open(os.environ['CADENZA_METRICS'], 'a') as f:\n"
+           "    f.write('{\"step\": 0, \"loss\": 0.5}\\n')\n"
+           "    f.write('this is not json\\n')\n"
+           "    f.write(json.dumps({'step': 1, 'loss': float('nan'), 'hist': [1, 2]}) + '\\n')\n"
+           "    f.write('{\"step\": 2, \"loss\": 0.25}\\n')\n"
+           "    f.write('{\"step\": 3, \"lo')\n"  // torn: the script ends mid-line
+           "os.makedirs('out', exist_ok=True)\n"
+           "open('out/m', 'w').write('ok')\n");
+  auto r = ws.cadenza({"run"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("metrics.jsonl:2: skipped, not JSON"));
+  EXPECT_THAT(r.output, HasSubstr("metrics.jsonl:3: \"hist\" is ignored"));
+  EXPECT_THAT(r.output, HasSubstr("metrics.jsonl:5: skipped, the last line is torn"));
+  const std::string recorded = ws.read(".cadenza/runs/latest/train/metrics.jsonl");
+  EXPECT_THAT(recorded, HasSubstr("\"step\":2,"));
+  EXPECT_EQ(std::count(recorded.begin(), recorded.end(), '\n'), 3);  // 0.5, NaN, 0.25
+}
+
+TEST(ScriptMetricsE2E, ABadOutputPatternIsRefusedNamingTheParam) {
+  Workspace ws("[stages.train]\nplugin = \"shell\"\nouts = { m = \"out/m\" }\n"
+               "params = { cmd = \"true\", metrics_from_output = 'loss=(?P<loss>\\\\S+' }\n");
+  auto r = ws.cadenza({"run"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.output, HasSubstr("metrics_from_output: missing closing parenthesis"));
+}
+
+}  // namespace
+}  // namespace cadenza
