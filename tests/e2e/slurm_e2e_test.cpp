@@ -444,6 +444,39 @@ TEST(SlurmE2E, AScriptSweepRunsAsArraysAndEachVariantSeesItsValues) {
   EXPECT_FALSE(ws.exists("models")) << "the workspace's own outputs are not touched";
 }
 
+// The Python example (examples/python) swept 2 x 2 on the cluster: each
+// variant's training is an array task that reports its metrics through
+// `import cadenza` from the node, and the stop rule stops the diverging ones
+// there; `exp show` has every variant's values.
+TEST(SlurmE2E, ThePythonExampleSweptAsArraysReportsItsMetricsAndStopsTheDivergingOnes) {
+  REQUIRE_SLURM();
+  test::TempDir shared;
+  Workspace ws("");
+  const std::filesystem::path example = std::filesystem::path(CADENZA_TEST_SOURCE_DIR) / ".." / "examples" / "python";
+  std::filesystem::copy(example, ws.path(), std::filesystem::copy_options::recursive |
+                                                std::filesystem::copy_options::overwrite_existing);
+  std::string workflow = ws.read("workflow.toml");
+  workflow.replace(workflow.find("[workflow]\n"), 11, "[workflow]\n" + kSlurm);
+  ws.write("workflow.toml", workflow);
+  const auto [r, lines] = run_counting_sbatch(
+      ws, shared, {"exp", "run", "--grid", "params.yaml:train.lr=0.005,5000", "--grid", "params.yaml:model.hidden=8,16",
+                   "--set", "params.yaml:train.epochs=3", "--set", "params.yaml:data.seconds=4"});
+  EXPECT_THAT(r.output, HasSubstr("stopped by rule `val/esr > 1.0 && epoch >= 1`")) << r.output;
+  EXPECT_THAT(lines, ::testing::Contains(HasSubstr("--array=0-3"))) << r.output;
+  auto show = ws.cadenza({"exp", "show", "--json"});
+  ASSERT_EQ(show.exit_code, 0) << show.output;
+  std::map<std::string, nlohmann::json> rows;
+  for (auto& row : nlohmann::json::parse(show.output)) rows[row["name"]] = row;
+  for (const std::string hidden : {"8", "16"}) {
+    const auto& good = rows["epochs-3+seconds-4+lr-0.005+hidden-" + hidden];
+    const auto& bad = rows["epochs-3+seconds-4+lr-5000+hidden-" + hidden];
+    EXPECT_EQ(good["status"], "succeeded") << good.dump();
+    EXPECT_LT(good["metrics"]["val/esr"]["last"].get<double>(), 0.5) << good.dump();
+    EXPECT_EQ(bad["status"], "stopped") << bad.dump();
+    EXPECT_GT(bad["metrics"]["val/esr"]["last"].get<double>(), 1.0) << bad.dump();
+  }
+}
+
 // A stage that asks for a GPU gets one from SLURM (the test cluster's GPUs
 // are device files: the variable is set, no CUDA runs); device = "auto" in
 // the training stage picks CUDA through it.
