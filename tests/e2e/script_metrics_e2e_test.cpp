@@ -253,3 +253,31 @@ TEST(ScriptMetricsE2E, ABadOutputPatternIsRefusedNamingTheParam) {
 
 }  // namespace
 }  // namespace cadenza
+
+namespace cadenza {
+namespace {
+
+// The user's first try from the issue: a rule on a metric the script never
+// reports must not pass in silence, nor a column no experiment has.
+TEST(ScriptMetricsE2E, ARuleOrColumnOnAMetricNeverReportedIsAWarning) {
+  Workspace ws("[stages.train]\nplugin = \"shell\"\nouts = { m = \"out/m\" }\n"
+               "params = { cmd = \"/usr/bin/python3 train.py\" }\n"
+               "stop_when = \"Epoch_Loss/train > 1.0 && epoch >= 1\"\n",
+               "[experiments]\nmetrics = [\"loss\", \"Epoch_Loss/train\"]\n");
+  ws.write("train.py",
+           "import cadenza, os\n"
+           "for epoch in range(3):\n"
+           "    cadenza.log({'loss': 1000.0 * (epoch + 1)}, step=epoch)\n"
+           "os.makedirs('out', exist_ok=True)\n"
+           "open('out/m', 'w').write('done')\n");
+  auto r = ws.cadenza({"exp", "run", "--name", "first"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("stop_when `Epoch_Loss/train > 1.0 && epoch >= 1` never applied: the stage never "
+                                  "reported Epoch_Loss/train"));
+  auto show = ws.cadenza({"exp", "show"});
+  EXPECT_THAT(show.output, HasSubstr("no experiment reported metric 'Epoch_Loss/train'"));
+  EXPECT_THAT(show.output, Not(HasSubstr("no experiment reported metric 'loss'")));
+}
+
+}  // namespace
+}  // namespace cadenza

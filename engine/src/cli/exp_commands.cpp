@@ -2,6 +2,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -134,6 +135,24 @@ int exp_run(const Args& args) {
   return run_sweep(plans, options, parallel, std::cout);
 }
 
+// A chosen metric column that no experiment has is a typo or a stage that
+// does not report it (a script without a metrics channel): say which.
+void warn_of_unreported_columns(const std::vector<ExperimentRecord>& experiments,
+                                const std::vector<std::string>& columns) {
+  if (experiments.empty()) return;
+  for (const auto& column : columns) {
+    const size_t colon = column.find(':');  // "stage:tag" where two stages report the tag
+    const std::string tag = colon == std::string::npos ? column : column.substr(colon + 1);
+    const bool seen = std::any_of(experiments.begin(), experiments.end(), [&](const ExperimentRecord& e) {
+      return e.metrics.contains(column) || e.metrics.contains(tag);
+    });
+    if (!seen)
+      std::cerr << "cadenza: warning: no experiment reported metric '" << column
+                << "' (a column of [experiments] metrics or --metrics); a script reports metrics with "
+                   "`import cadenza`, metrics_from_dvclive or metrics_from_output\n";
+  }
+}
+
 int exp_show(const Args& args) {
   CliArgs cli("exp show", args, {"--metrics", "--where", "--sort-by"}, {"--json", "--csv"});
   cli.expect_at_most(1, "cadenza exp show [workflow.toml] [--where COND] [--sort-by COL] [--json|--csv]");
@@ -154,6 +173,7 @@ int exp_show(const Args& args) {
   options.where = cli.get("--where");
   options.sort_by = cli.get("--sort-by");
   const auto experiments = read_index(experiments_root(wf.workspace));
+  warn_of_unreported_columns(experiments, options.metrics);
   const ExperimentTable table = build_table(experiments, options);
   if (cli.has("--json")) print_json(experiments, table, std::cout);
   else if (cli.has("--csv")) print_csv(table, std::cout);

@@ -1,5 +1,7 @@
 #include "condition.h"
 
+#include <algorithm>
+
 #include "error.h"
 
 namespace cadenza {
@@ -70,6 +72,13 @@ bool Condition::holds(const Lookup& lookup) const {
     if (!ok) return false;
   }
   return true;
+}
+
+std::vector<std::string> Condition::names() const {
+  std::vector<std::string> out;
+  for (const auto& c : all_)
+    if (std::find(out.begin(), out.end(), c.name) == out.end()) out.push_back(c.name);
+  return out;
 }
 
 }  // namespace cadenza

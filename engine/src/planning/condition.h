@@ -26,6 +26,8 @@ class Condition {
 
   using Lookup = std::function<std::optional<nlohmann::json>(const std::string& name)>;
   bool holds(const Lookup& lookup) const;
+  // The names the comparisons look up, in order, each once.
+  std::vector<std::string> names() const;
 
  private:
   struct Comparison {

@@ -204,6 +204,24 @@ void remove_stale_staging(const std::string& final_path) {
 
 }  // namespace
 
+namespace {
+
+// A stop rule on a metric the stage never reported could not fire: say so
+// rather than let a diverged training pass as a success in silence.
+void warn_if_rule_never_applied(const JobSpec& spec, const MetricsRecorder& metrics, sdk::Outcome outcome) {
+  if (outcome == sdk::Outcome::kCancelled) return;
+  const auto missing = metrics.unreported_rule_metrics();
+  if (missing.empty()) return;
+  std::string names;
+  for (const auto& m : missing) names += (names.empty() ? "" : ", ") + m;
+  spdlog::warn("stage '{}': stop_when `{}` never applied: the stage never reported {}. A script reports "
+               "metrics with `import cadenza` ($CADENZA_METRICS), metrics_from_dvclive or "
+               "metrics_from_output; check the names against `cadenza exp show` or the run's metrics.jsonl",
+               spec.stage, spec.stop_when, names);
+}
+
+}  // namespace
+
 std::string staging_path_for(const std::string& final_path, const std::string& run_id) {
   const fs::path p(final_path);
   return (p.parent_path() / ("." + p.filename().string() + ".cadenza-staging-" + run_id))
@@ -430,6 +448,7 @@ int exec_stage(const std::string& spec_path) {
         error = e.what();
       }
     }
+    warn_if_rule_never_applied(spec, metrics, outcome);
     metrics.close_sinks(outcome);
     return finish(outcome, error);
   } catch (const std::exception& e) {

@@ -146,6 +146,14 @@ void MetricsRecorder::check_stop_rule(int64_t step) {
   on_stop_(reason);
 }
 
+std::vector<std::string> MetricsRecorder::unreported_rule_metrics() const {
+  std::vector<std::string> out;
+  if (!rule_) return out;
+  for (const auto& name : rule_->names())
+    if (name != "epoch" && name != "step" && !latest_.count(name)) out.push_back(name);
+  return out;
+}
+
 void MetricsRecorder::text(std::string_view tag, std::string_view text, int64_t step) {
   append(json{{"t", wall_clock_s()}, {"type", "text"}, {"tag", tag}, {"step", step}, {"text", text}}
              .dump());

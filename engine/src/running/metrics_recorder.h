@@ -41,6 +41,9 @@ class MetricsRecorder : public sdk::MetricsEmitter {
   // holds, `on_stop` gets the reason ("stopped by rule `...` at step 3:
   // val/esr = 0.73"). Throws Error for a rule that does not parse.
   void set_stop_rule(const std::string& rule, std::function<void(const std::string&)> on_stop);
+  // The metrics the stop rule names that the stage never reported (not
+  // `epoch`/`step`): a rule on them could not fire.
+  std::vector<std::string> unreported_rule_metrics() const;
   // Closes every sink with `outcome`; call once, before destruction.
   void close_sinks(sdk::Outcome outcome);
 
