@@ -42,9 +42,10 @@ for tool in mmdebstrap mksquashfs podman; do
   esac
 done
 
-# libyaml-cpp: the cadenza binary reads params.yaml files with it (bound in from the host, or the image's own)
-packages=ca-certificates,libyaml-cpp0.7
-[ "$minimal" = 1 ] || packages+=",libtorch1.13,libopenblas0-pthread,libsndfile1"
+# libyaml-cpp: the cadenza binary reads params.yaml files with it (bound in from the host, or the image's own);
+# libsndfile1 and libpcre2-8-0: stage_shell reads a script's audio clips and matches its output lines
+packages=ca-certificates,libyaml-cpp0.7,libsndfile1,libpcre2-8-0
+[ "$minimal" = 1 ] || packages+=",libtorch1.13,libopenblas0-pthread"
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 rm -rf "$out/rootfs.tmp"

@@ -8,29 +8,15 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "crc32c.h"
 #include "tensorboard_events.h"
 
 namespace cadenza::tensorboard {
 
 namespace {
 
-void put_le(std::string& out, uint64_t value, int bytes) {
-  for (int i = 0; i < bytes; ++i) out += static_cast<char>((value >> (8 * i)) & 0xff);
-}
-
 std::atomic<unsigned> g_writers{0};
 
 }  // namespace
-
-std::string frame_record(std::string_view payload) {
-  std::string out;
-  put_le(out, payload.size(), 8);
-  put_le(out, masked_crc32c(out.data(), 8), 4);
-  out.append(payload.data(), payload.size());
-  put_le(out, masked_crc32c(payload.data(), payload.size()), 4);
-  return out;
-}
 
 void replace_event_file(const std::string& path, double wall_time, const std::vector<std::string>& events) {
   const std::filesystem::path target(path);

@@ -11,10 +11,9 @@
 #include <string_view>
 #include <vector>
 
-namespace cadenza::tensorboard {
+#include "record_framing.h"  // frame_record
 
-// The framed bytes of one record: len, masked crc(len), payload, masked crc(payload).
-std::string frame_record(std::string_view payload);
+namespace cadenza::tensorboard {
 
 // Writes a whole event file (file_version first, then `events`) under a
 // temporary name and renames it over `path`: a reader sees the old file or

@@ -5,31 +5,14 @@
 #include <cmath>
 
 #include "proto_writer.h"
+#include "wire_fields.h"
 
 namespace cadenza::tensorboard {
 
 namespace {
 
-// Field numbers.
-namespace event { constexpr int kWallTime = 1, kStep = 2, kFileVersion = 3, kSummary = 5; }
-namespace summary { constexpr int kValue = 1; }
-namespace value { constexpr int kTag = 1, kSimpleValue = 2, kTensor = 8, kMetadata = 9; }
-namespace metadata { constexpr int kPluginData = 1, kDataClass = 4; }
-namespace plugin_data { constexpr int kPluginName = 1, kContent = 2; }
-namespace tensor { constexpr int kDtype = 1, kShape = 2, kStringVal = 8; }
-namespace shape { constexpr int kDim = 2; }
-namespace dim { constexpr int kSize = 1; }
-namespace hparams { constexpr int kExperiment = 2, kSessionStart = 3, kSessionEnd = 4; }
-namespace experiment { constexpr int kTimeCreated = 3, kHparamInfos = 4, kMetricInfos = 5; }
-namespace hparam_info { constexpr int kName = 1, kType = 4; }
-namespace metric_info { constexpr int kName = 1; }
-namespace metric_name { constexpr int kGroup = 1, kTag = 2; }
-namespace session_start { constexpr int kHparams = 1, kGroupName = 4, kStartTime = 5; }
-namespace session_end { constexpr int kStatus = 1, kEndTime = 2; }
-namespace proto_value { constexpr int kNumber = 2, kString = 3, kBool = 4; }
-
-constexpr int kDtFloat = 1, kDtString = 7;
-constexpr int kBlobSequence = 3;
+// Field numbers and constants: the wire description shared with the reader.
+using namespace wire;
 
 ProtoWriter event_header(double wall_time, int64_t step) {
   ProtoWriter e;

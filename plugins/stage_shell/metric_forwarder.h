@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+#include <sndfile.h>
+
 #include "cadenza/sdk/stage.h"
 #include "metric_lines.h"
 
@@ -29,6 +31,8 @@ class MetricForwarder {
  private:
   void apply(MetricUpdate& u, int64_t& last_step);
   void audio(const std::string& tag, const std::string& path, int64_t step);
+  void encoded_audio(const std::string& tag, const std::string& bytes, int64_t step);
+  void emit_audio(const std::string& tag, SNDFILE* file, const SF_INFO& info, const std::string& what, int64_t step);
 
   sdk::StageContext& ctx_;
   std::string cwd_;

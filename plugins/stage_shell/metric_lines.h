@@ -24,6 +24,7 @@ struct MetricUpdate {
   std::vector<std::pair<std::string, double>> scalars;
   std::vector<std::pair<std::string, std::string>> texts;
   std::vector<std::pair<std::string, std::string>> audio;  // tag, WAV path as written
+  std::vector<std::pair<std::string, std::string>> encoded_audio;  // tag, a WAV file's bytes
   struct Progress {
     double done = 0, total = 0;
     std::string unit;

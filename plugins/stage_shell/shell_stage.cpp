@@ -26,7 +26,8 @@
 // Metrics: the script reports them by appending JSON lines to the file
 // named by $CADENZA_METRICS (the `cadenza` Python module next to this plugin,
 // on the script's PYTHONPATH, does that), and, if the stage says so, through
-// the files dvclive writes (metrics_from_dvclive = "dvclive") or the lines it
+// the files dvclive writes (metrics_from_dvclive = "dvclive"), the event files
+// its TensorBoard SummaryWriter writes (metrics_from_tensorboard = "logs"), or the lines it
 // prints (metrics_from_output = 'loss=(?P<loss>\S+)'). All reach the engine
 // as a plugin's metrics do: status, stop rules, sinks, experiment records.
 //
@@ -65,6 +66,7 @@
 #include "metric_lines.h"
 #include "output_metrics.h"
 #include "script_process.h"
+#include "tensorboard_files.h"
 
 extern char** environ;
 
@@ -165,6 +167,9 @@ class ShellStage : public cadenza::sdk::Stage {
         ParamSpec::String("metrics_from_dvclive", "",
                           "a directory dvclive writes (\"dvclive\"): its plots/metrics/*.tsv rows and "
                           "metrics.json become the stage's metrics"),
+        ParamSpec::String("metrics_from_tensorboard", "",
+                          "a log directory the script's TensorBoard SummaryWriter writes under "
+                          "(\"logs/tensorboard\"): its scalars and audio become the stage's metrics"),
         ParamSpec::String("metrics_from_output", "",
                           "a regular expression (Python syntax) with named groups: each line the command "
                           "prints that matches reports its groups as metrics, (?P<step>...) the step"),
@@ -180,6 +185,7 @@ class ShellStage : public cadenza::sdk::Stage {
     const nlohmann::json own = own_params(params.json());
     const std::string cmd = expand(ctx, own, params.get<std::string>("cmd"));
     const std::string dvclive_dir = params.get<std::string>("metrics_from_dvclive");
+    const std::string tensorboard_dir = params.get<std::string>("metrics_from_tensorboard");
     const std::string output_regex = params.get<std::string>("metrics_from_output");
     std::optional<cadenza::script::OutputPattern> pattern;
     try {
@@ -196,6 +202,10 @@ class ShellStage : public cadenza::sdk::Stage {
     std::optional<cadenza::script::DvcliveFollower> dvclive;
     if (!dvclive_dir.empty()) dvclive.emplace(dvclive_dir.front() == '/' ? dvclive_dir : cwd + "/" + dvclive_dir, forward.warn());
     const auto dvclive_channel = forward.channel();
+    std::optional<cadenza::script::TensorboardFollower> tensorboard;
+    if (!tensorboard_dir.empty())
+      tensorboard.emplace(tensorboard_dir.front() == '/' ? tensorboard_dir : cwd + "/" + tensorboard_dir, forward.warn());
+    const auto tensorboard_channel = forward.channel();
     std::optional<cadenza::script::OutputLines> output_lines;
     if (pattern) output_lines.emplace(*pattern, forward.warn());
     const auto output_channel = forward.channel();
@@ -214,13 +224,14 @@ class ShellStage : public cadenza::sdk::Stage {
       output_lines->feed(printed, output_channel);
       printed.clear();
     };
-    auto last_dvclive = std::chrono::steady_clock::now();
+    auto last_scan = std::chrono::steady_clock::now();
     while (!process.wait(50, printed, ctx.cancelled())) {
       pass_output();
       metrics_file.poll(file_channel);
-      if (dvclive && std::chrono::steady_clock::now() - last_dvclive > std::chrono::milliseconds(500)) {
-        dvclive->poll(dvclive_channel);
-        last_dvclive = std::chrono::steady_clock::now();
+      if (std::chrono::steady_clock::now() - last_scan > std::chrono::milliseconds(250)) {  // directory walks
+        if (dvclive) dvclive->poll(dvclive_channel);
+        if (tensorboard) tensorboard->poll(tensorboard_channel);
+        last_scan = std::chrono::steady_clock::now();
       }
       forward.refresh_progress();
       stop.step(ctx.cancelled(), files, process);
@@ -229,6 +240,7 @@ class ShellStage : public cadenza::sdk::Stage {
     if (output_lines) output_lines->finish(output_channel);
     metrics_file.poll(file_channel, true);
     if (dvclive) dvclive->poll(dvclive_channel, true);
+    if (tensorboard) tensorboard->poll(tensorboard_channel, true);
     check_exit(ctx, process.status(), cmd);
   }
 
@@ -275,8 +287,8 @@ class ShellStage : public cadenza::sdk::Stage {
   // The script's own params: not the stage's settings, not the params file
   // keys the stage tracks ("params.yaml:train.lr": the script reads its file).
   static nlohmann::json own_params(const nlohmann::json& all) {
-    static const std::set<std::string> settings{"cmd", "shell", "metrics_from_dvclive", "metrics_from_output",
-                                                "stop_grace_s"};
+    static const std::set<std::string> settings{"cmd", "shell", "metrics_from_dvclive", "metrics_from_tensorboard",
+                                                "metrics_from_output", "stop_grace_s"};
     nlohmann::json own = nlohmann::json::object();
     for (const auto& [k, v] : all.items())
       if (!settings.count(k) && k.find(':') == std::string::npos) own[k] = v;

@@ -106,8 +106,10 @@ TEST(ScriptMetricsE2E, CancelTurnsShouldStopTrueAndTheScriptEndsOnItsOwnTerms) {
   Workspace ws("[stages.train]\nplugin = \"shell\"\nouts = { m = \"out/m\" }\n"
                "params = { cmd = \"/usr/bin/python3 train.py\" }\n");
   ws.write("train.py",
-           "import cadenza, time\n"
-           "open('asked', 'w').write(str(cadenza.should_stop()))\n"
+           "import cadenza, os, time\n"
+           "stop = cadenza.should_stop()\n"  // asked before the test may cancel: the file appears after
+           "open('asked.tmp', 'w').write(str(stop))\n"
+           "os.replace('asked.tmp', 'asked')\n"
            "while not cadenza.should_stop():\n"
            "    time.sleep(0.05)\n"
            "open('ended', 'w').write('saved a checkpoint and returned')\n");
@@ -277,6 +279,109 @@ TEST(ScriptMetricsE2E, ARuleOrColumnOnAMetricNeverReportedIsAWarning) {
   auto show = ws.cadenza({"exp", "show"});
   EXPECT_THAT(show.output, HasSubstr("no experiment reported metric 'Epoch_Loss/train'"));
   EXPECT_THAT(show.output, Not(HasSubstr("no experiment reported metric 'loss'")));
+}
+
+}  // namespace
+}  // namespace cadenza
+
+// A script that logs only with TensorBoard's SummaryWriter (the template's
+// logging), followed through metrics_from_tensorboard. The writer is the
+// tests' stand-in (tests/tensorboard/summary_writer.py): the tensorboard
+// package SummaryWriter needs is not installable here.
+namespace cadenza {
+namespace {
+
+void add_summary_writer(Workspace& ws) {
+  fs::copy_file(fs::path(CADENZA_TEST_SOURCE_DIR) / "tensorboard" / "summary_writer.py", ws.path() / "summary_writer.py",
+                fs::copy_options::overwrite_existing);
+}
+
+// Epoch_Loss/train = (1 + lr)^(epoch + 1): diverges for a large lr.
+// Epoch_Loss/test = 1 / (hidden * (epoch + 1)) + lr. A batch loss per
+// batch, a clip per epoch; a histogram that must be skipped.
+const char* kTensorboardScript =
+    "import os, sys, time\n"
+    "sys.path.insert(0, '.')\n"
+    "from summary_writer import SummaryWriter\n"
+    "lr, hidden = float(sys.argv[1]), int(sys.argv[2])\n"
+    "w = SummaryWriter('logs/tensorboard/run-%d' % os.getpid())\n"
+    "for epoch in range(6):\n"
+    "    for batch in range(5):\n"
+    "        w.add_scalar('Batch_Loss/train', 1.0 / (batch + 1), epoch * 5 + batch)\n"
+    "    w.add_scalar('Epoch_Loss/train', (1 + lr) ** (epoch + 1), epoch)\n"
+    "    w.add_scalar('Epoch_Loss/test', 1.0 / (hidden * (epoch + 1)) + lr, epoch, new_style=True)\n"
+    "    w.add_audio('Audio/prediction', [0.5 * ((i % 20) / 10 - 1) for i in range(400)], epoch, 8000)\n"
+    "    w.add_histogram_raw_bytes('weights', epoch)\n"
+    "    time.sleep(0.15)\n"
+    "os.makedirs('out', exist_ok=True)\n"
+    "open('out/m', 'w').write('done')\n";
+
+TEST(ScriptMetricsE2E, AScriptLoggingOnlyToTensorboardIsSweptAndStoppedLikeAnyOther) {
+  Workspace ws("[stages.train]\nplugin = \"shell\"\nouts = { m = \"out/m\" }\n"
+               "params = { cmd = \"/usr/bin/python3 train.py {param:lr} {param:hidden}\", lr = 0.1, hidden = 8, "
+               "metrics_from_tensorboard = \"logs/tensorboard\", stop_grace_s = 0.5 }\n"
+               "stop_when = \"Epoch_Loss/train > 5 && epoch >= 1\"\n");
+  add_summary_writer(ws);
+  ws.write("train.py", kTensorboardScript);
+  auto r = ws.cadenza({"exp", "run", "--grid", "train.lr=0.1,3", "--grid", "train.hidden=8,16", "-j", "2"});
+  EXPECT_THAT(r.output, HasSubstr("stopped by rule `Epoch_Loss/train > 5 && epoch >= 1` at step 1")) << r.output;
+  const json rows = exp_show(ws);
+  ASSERT_EQ(rows.size(), 4u) << rows.dump(1);
+  for (const int hidden : {8, 16}) {
+    const json& good = rows.at("lr-0.1+hidden-" + std::to_string(hidden));
+    const json& bad = rows.at("lr-3+hidden-" + std::to_string(hidden));
+    EXPECT_EQ(good["status"], "succeeded") << good.dump();
+    EXPECT_NEAR(good["metrics"]["Epoch_Loss/test"]["last"].get<double>(), 1.0 / (hidden * 6) + 0.1, 1e-6);
+    EXPECT_NEAR(good["metrics"]["Epoch_Loss/train"]["last"].get<double>(), 1.771561, 1e-5);  // 1.1^6
+    EXPECT_NEAR(good["metrics"]["Batch_Loss/train"]["last"].get<double>(), 0.2, 1e-6);
+    EXPECT_EQ(bad["status"], "stopped") << bad.dump();
+    EXPECT_GE(bad["metrics"]["Epoch_Loss/train"]["last"].get<double>(), 16.0);  // 4^2 at epoch 1
+  }
+  // The clips are the stage's audio, as a plugin's would be.
+  const std::string good_run = ".cadenza/exps/lr-0.1+hidden-8/runs/latest/train/";
+  const std::string recorded = ws.read(good_run + "metrics.jsonl");
+  EXPECT_EQ(std::count(recorded.begin(), recorded.end(), '\n'), 6 * (5 + 2 + 1)) << recorded.substr(0, 400);
+  EXPECT_THAT(recorded, HasSubstr("\"type\":\"audio\""));
+  EXPECT_TRUE(ws.exists(good_run + "audio/Audio_prediction-step5.wav"));
+}
+
+// An earlier run's event file is not read again; a flipped byte and a torn
+// tail are warnings naming the file and byte offset, and the rest counts.
+TEST(ScriptMetricsE2E, OldEventFilesCorruptRecordsAndATornTailAreHandled) {
+  Workspace ws("[stages.train]\nplugin = \"shell\"\nouts = { m = \"out/m\" }\n"
+               "params = { cmd = \"/usr/bin/python3 train.py\", metrics_from_tensorboard = \"logs\" }\n");
+  add_summary_writer(ws);
+  ws.write("old.py",
+           "import os, sys\nos.chdir(sys.argv[1])\nsys.path.insert(0, '.')\nfrom summary_writer import SummaryWriter\n"
+           "w = SummaryWriter('logs/old')\nw.add_scalar('loss', 999.0, 50)\n");
+  ASSERT_EQ(run_process({"/usr/bin/python3", ws.str() + "/old.py", ws.str()}).exit_code, 0);
+  ws.write("train.py",
+           "import os, sys\nsys.path.insert(0, '.')\n"
+           "import summary_writer as sw\n"
+           "w = sw.SummaryWriter('logs/new')\n"
+           "w.add_scalar('loss', 0.5, 0)\n"
+           "good = sw.frame(sw.event(1, sw.field(1, 2, b'loss') + sw.field(2, 5, b'\\x00\\x00\\x00\\x3f')))\n"
+           "bad = bytearray(good)\n"
+           "bad[20] ^= 0x40\n"
+           "start = os.path.getsize(w.path)\n"
+           "w._f.write(bytes(bad))\n"
+           "w.add_scalar('loss', 0.25, 2)\n"
+           "w._f.write(good[:9])\n"  // the script dies mid-record
+           "w.flush()\n"
+           "print('corrupt record at byte', start)\n"
+           "os.makedirs('out', exist_ok=True)\n"
+           "open('out/m', 'w').write('ok')\n");
+  auto r = ws.cadenza({"run"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string marker = "corrupt record at byte ";
+  ASSERT_THAT(r.output, HasSubstr(marker));
+  const std::string at = r.output.substr(r.output.find(marker) + marker.size(),
+                                         r.output.find('\n', r.output.find(marker)) - r.output.find(marker) - marker.size());
+  EXPECT_THAT(r.output, HasSubstr("a record's data is corrupt at byte " + at + ": skipped"));
+  EXPECT_THAT(r.output, HasSubstr("the last record is cut off"));
+  const std::string recorded = ws.read(".cadenza/runs/latest/train/metrics.jsonl");
+  EXPECT_THAT(recorded, Not(HasSubstr("999")));
+  EXPECT_EQ(std::count(recorded.begin(), recorded.end(), '\n'), 2) << recorded;  // 0.5 and 0.25
 }
 
 }  // namespace

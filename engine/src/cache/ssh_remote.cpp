@@ -147,11 +147,12 @@ SshSession::~SshSession() {
   remove_all_quietly(control_dir_);
 }
 
-std::vector<std::string> SshSession::ssh_argv() const {
+std::vector<std::string> SshSession::ssh_argv(const char* role) const {
   const char* custom = std::getenv("CADENZA_SSH_COMMAND");
   std::vector<std::string> argv = split_words(custom && *custom ? custom : "ssh");
-  for (const char* opt : {"BatchMode=yes", "ControlMaster=auto", "ControlPersist=60", "ServerAliveInterval=15"})
+  for (const char* opt : {"BatchMode=yes", "ControlPersist=60", "ServerAliveInterval=15"})
     argv.insert(argv.end(), {"-o", opt});
+  argv.insert(argv.end(), {"-o", std::string("ControlMaster=") + role});
   argv.insert(argv.end(), {"-o", "ControlPath=" + control_dir_ + "/cm"});
   if (address_.port) argv.insert(argv.end(), {"-p", std::to_string(address_.port)});
   if (!address_.user.empty()) argv.insert(argv.end(), {"-l", address_.user});
@@ -175,7 +176,23 @@ std::string SshSession::describe_ssh_failure(const std::string& err) const {
   return "ssh to " + h + " failed: " + last_line(err);
 }
 
+// The master is started on its own, before any command, and the commands
+// never become one (ControlMaster=no). With ControlMaster=auto each command
+// could become a master: on a loaded machine a command that found the
+// socket busy took it for stale, replaced it and logged in again (seen in
+// the test sshd's log: two logins for one push).
+void SshSession::ensure_master() const {
+  if (master_) return;
+  auto argv = ssh_argv("yes");
+  argv.insert(argv.end(), {"-f", "-N", address_.host});  // -f: in the background once logged in
+  const ProcessResult r = run_process_with_input(argv, "");
+  if (r.signal) throw Error("ssh to " + address_.host + " was killed by " + r.describe());
+  if (!r.ok()) throw Error(describe_ssh_failure(r.err));
+  master_ = true;
+}
+
 SshSession::Result SshSession::run(const std::string& script, const std::string& input) const {
+  ensure_master();
   auto argv = ssh_argv();
   argv.insert(argv.end(), {address_.host, "sh -c " + shell_quote(script)});
   const ProcessResult r = run_process_with_input(argv, input);
@@ -212,6 +229,7 @@ std::vector<std::string> SshSession::rsync_files(std::vector<std::string> args, 
 
 // Runs rsync; returns what it printed on stdout. Throws Error.
 std::string SshSession::run_rsync(std::vector<std::string> args, const std::string& input) const {
+  ensure_master();
   std::string e;
   for (const auto& word : ssh_argv()) e += (e.empty() ? "" : " ") + word;
   args.insert(args.begin(), {"rsync", "-e", e});

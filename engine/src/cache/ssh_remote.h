@@ -58,11 +58,15 @@ class SshSession {
   std::string quoted_path(const std::string& rel = "") const;
 
  private:
-  std::vector<std::string> ssh_argv() const;
+  // The options every ssh of this session gets; `role` is its ControlMaster.
+  std::vector<std::string> ssh_argv(const char* role = "no") const;
+  // Starts the one connection every command of this session goes through.
+  void ensure_master() const;
   std::string run_rsync(std::vector<std::string> args, const std::string& input) const;
   std::string describe_ssh_failure(const std::string& err) const;
   RemoteAddress address_;
   std::string control_dir_;
+  mutable bool master_ = false;
 };
 
 // Quotes `s` for a POSIX shell.
