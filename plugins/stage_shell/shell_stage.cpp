@@ -225,7 +225,11 @@ class ShellStage : public cadenza::sdk::Stage {
       printed.clear();
     };
     auto last_scan = std::chrono::steady_clock::now();
-    while (!process.wait(50, printed, ctx.cancelled())) {
+    for (;;) {
+      const bool exited = process.wait(50, printed, ctx.cancelled());
+      // A cancel's SIGTERM can end `sh` in the same instant it sets the
+      // flag: once stopping, the script it left must end too.
+      if (exited && (!ctx.cancelled() || process.wait(0, printed, true))) break;
       pass_output();
       metrics_file.poll(file_channel);
       if (std::chrono::steady_clock::now() - last_scan > std::chrono::milliseconds(250)) {  // directory walks
