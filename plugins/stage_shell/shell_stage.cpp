@@ -66,6 +66,7 @@
 #include "metric_lines.h"
 #include "output_metrics.h"
 #include "script_process.h"
+#include "summary_files.h"
 #include "tensorboard_files.h"
 
 extern char** environ;
@@ -170,6 +171,9 @@ class ShellStage : public cadenza::sdk::Stage {
         ParamSpec::String("metrics_from_tensorboard", "",
                           "a log directory the script's TensorBoard SummaryWriter writes under "
                           "(\"logs/tensorboard\"): its scalars and audio become the stage's metrics"),
+        ParamSpec::StringList("metrics_from_files", {},
+                              "JSON or YAML files the script writes whole, as DVC's metrics: (\"metrics.json\"): "
+                              "their numbers become metrics, nested keys joined by '/'"),
         ParamSpec::String("metrics_from_output", "",
                           "a regular expression (Python syntax) with named groups: each line the command "
                           "prints that matches reports its groups as metrics, (?P<step>...) the step"),
@@ -186,6 +190,9 @@ class ShellStage : public cadenza::sdk::Stage {
     const std::string cmd = expand(ctx, own, params.get<std::string>("cmd"));
     const std::string dvclive_dir = params.get<std::string>("metrics_from_dvclive");
     const std::string tensorboard_dir = params.get<std::string>("metrics_from_tensorboard");
+    std::vector<std::string> summary_paths;
+    for (const auto& p : params.get<std::vector<std::string>>("metrics_from_files"))
+      summary_paths.push_back(p.front() == '/' ? p : std::filesystem::current_path().string() + "/" + p);
     const std::string output_regex = params.get<std::string>("metrics_from_output");
     std::optional<cadenza::script::OutputPattern> pattern;
     try {
@@ -206,6 +213,8 @@ class ShellStage : public cadenza::sdk::Stage {
     if (!tensorboard_dir.empty())
       tensorboard.emplace(tensorboard_dir.front() == '/' ? tensorboard_dir : cwd + "/" + tensorboard_dir, forward.warn());
     const auto tensorboard_channel = forward.channel();
+    cadenza::script::SummaryFilesFollower summaries(summary_paths, forward.warn());
+    const auto summary_channel = forward.channel();
     std::optional<cadenza::script::OutputLines> output_lines;
     if (pattern) output_lines.emplace(*pattern, forward.warn());
     const auto output_channel = forward.channel();
@@ -235,6 +244,7 @@ class ShellStage : public cadenza::sdk::Stage {
       if (std::chrono::steady_clock::now() - last_scan > std::chrono::milliseconds(250)) {  // directory walks
         if (dvclive) dvclive->poll(dvclive_channel);
         if (tensorboard) tensorboard->poll(tensorboard_channel);
+        summaries.poll(summary_channel);
         last_scan = std::chrono::steady_clock::now();
       }
       forward.refresh_progress();
@@ -245,6 +255,7 @@ class ShellStage : public cadenza::sdk::Stage {
     metrics_file.poll(file_channel, true);
     if (dvclive) dvclive->poll(dvclive_channel, true);
     if (tensorboard) tensorboard->poll(tensorboard_channel, true);
+    summaries.poll(summary_channel);
     check_exit(ctx, process.status(), cmd);
   }
 
@@ -292,7 +303,7 @@ class ShellStage : public cadenza::sdk::Stage {
   // keys the stage tracks ("params.yaml:train.lr": the script reads its file).
   static nlohmann::json own_params(const nlohmann::json& all) {
     static const std::set<std::string> settings{"cmd", "shell", "metrics_from_dvclive", "metrics_from_tensorboard",
-                                                "metrics_from_output", "stop_grace_s"};
+                                                "metrics_from_files", "metrics_from_output", "stop_grace_s"};
     nlohmann::json own = nlohmann::json::object();
     for (const auto& [k, v] : all.items())
       if (!settings.count(k) && k.find(':') == std::string::npos) own[k] = v;

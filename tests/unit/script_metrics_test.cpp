@@ -10,6 +10,7 @@
 #include "dvclive_files.h"
 #include "metric_lines.h"
 #include "output_metrics.h"
+#include "summary_files.h"
 #include "test_util.h"
 
 namespace cadenza::script {
@@ -225,6 +226,32 @@ TEST(OutputLines, LinesSplitAcrossChunksMatchOnce) {
   lines.finish(seen.on());
   ASSERT_EQ(seen.updates.size(), 2u);
   EXPECT_EQ(seen.updates[1].scalars[0].second, 0.25);
+}
+
+TEST(SummaryFiles, NumbersOfAJsonOrYamlFileOnceWrittenByThisRun) {
+  test::TempDir dir;
+  const std::string json_path = dir.str() + "/metrics.json", yaml_path = dir.str() + "/scores.yaml";
+  write(json_path, R"({"test": {"esr": 0.5}})");  // an earlier run's
+  Seen seen;
+  SummaryFilesFollower f({json_path, yaml_path}, seen.warn());
+  f.poll(seen.on());
+  EXPECT_TRUE(seen.updates.empty());
+  std::filesystem::remove(json_path);
+  write(json_path, R"({"test": {"esr": 0.25, "passed": true, "note": "text"}, "step": 7})");
+  write(yaml_path, "val:\n  loss: 1.5e-3\n");
+  f.poll(seen.on());
+  ASSERT_EQ(seen.updates.size(), 2u);
+  EXPECT_EQ(*seen.updates[0].step, 7);
+  EXPECT_THAT(seen.updates[0].scalars, ::testing::UnorderedElementsAre(std::pair<std::string, double>{"test/esr", 0.25},
+                                                                      std::pair<std::string, double>{"test/passed", 1.0}));
+  EXPECT_EQ(seen.updates[1].scalars, (std::vector<std::pair<std::string, double>>{{"val/loss", 0.0015}}));
+  f.poll(seen.on());  // unchanged: not read again
+  EXPECT_EQ(seen.updates.size(), 2u);
+  std::filesystem::remove(yaml_path);
+  write(yaml_path, "val: [unclosed\n");
+  f.poll(seen.on());
+  ASSERT_EQ(seen.warnings.size(), 1u);
+  EXPECT_THAT(seen.warnings[0], HasSubstr("scores.yaml:2: not JSON or YAML"));
 }
 
 }  // namespace

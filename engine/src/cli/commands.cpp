@@ -46,6 +46,7 @@ commands:
   sync                       mirror a remote workspace's logs and records here (ssh)
   cache verify               re-hash every cached object, report corrupt ones
   dag [workflow.toml]        print the stage graph (--dot for Graphviz)
+  import dvc [dvc.yaml]      write workflow.toml from a DVC 3 pipeline; the scripts run unchanged
   plugins                    list every plugin found: kind, name, version, ABI, path
   plugins info <name>        a plugin's description and params schema
   plugin new <kind> <name>   scaffold a plugin folder that builds against the installed SDK
@@ -140,6 +141,21 @@ SLURM). The stage is recorded as cancelled (never retried), nothing partial
 enters the cache, and the stages that need it do not run. --all cancels the
 whole run, like Ctrl-C. If the run's driver is gone, cancel reaches the jobs
 it left through their backends itself.
+)"},
+      {"import", R"(usage: cadenza import dvc [dvc.yaml] [--force] [--adopt]
+
+Writes workflow.toml next to a DVC 3 pipeline (refusing to replace one
+without --force): one stage_shell stage per DVC stage, its command run
+unchanged in its wdir, deps and outs at their paths, params as params_files
+keys, metrics files and dvclive's layout as the stage's metrics. vars,
+${...} templating, foreach and matrix are expanded (one stage each; DVC's
+"train@a" is named "train-a"). .dvc/config's default remote becomes the
+workflow's remote when it is a directory or ssh. What has no equivalent is
+written as a comment at its stage and listed with its dvc.yaml line.
+--adopt: outputs whose md5 (and whose stage's deps and params) match
+dvc.lock are stored in the cache and workflow.lock as the imported stages'
+results, so the first `cadenza run` runs nothing of them; any other stage is
+named with why and left to run.
 )"},
       {"checkout", R"(usage: cadenza checkout [workflow.toml]
 

@@ -28,6 +28,7 @@ int cmd_cache(const Args& args);
 // monitor_commands.cpp
 int cmd_logs(const Args& args);
 int cmd_cancel(const Args& args);
+int cmd_import(const Args& args);
 // exp_commands.cpp
 int cmd_exp(const Args& args);
 

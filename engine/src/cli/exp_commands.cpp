@@ -149,7 +149,7 @@ void warn_of_unreported_columns(const std::vector<ExperimentRecord>& experiments
     if (!seen)
       std::cerr << "cadenza: warning: no experiment reported metric '" << column
                 << "' (a column of [experiments] metrics or --metrics); a script reports metrics with "
-                   "`import cadenza`, metrics_from_dvclive, metrics_from_tensorboard or metrics_from_output\n";
+                   "`import cadenza`, metrics_from_dvclive, metrics_from_tensorboard, metrics_from_files or metrics_from_output\n";
   }
 }
 

@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
       {"logs", cmd_logs},
       {"cancel", cmd_cancel},
       {"exp", cmd_exp},
+      {"import", cmd_import},
   };
   auto it = commands.find(all[0]);
   if (it == commands.end()) {
