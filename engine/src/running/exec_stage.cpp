@@ -216,8 +216,8 @@ void warn_if_rule_never_applied(const JobSpec& spec, const MetricsRecorder& metr
   for (const auto& m : missing) names += (names.empty() ? "" : ", ") + m;
   spdlog::warn("stage '{}': stop_when `{}` never applied: the stage never reported {}. A script reports "
                "metrics with `import cadenza` ($CADENZA_METRICS), metrics_from_dvclive, "
-               "metrics_from_tensorboard, metrics_from_files or metrics_from_output; check the names against `cadenza exp show` "
-               "or the run's metrics.jsonl",
+               "metrics_from_tensorboard, metrics_from_files or metrics_from_output; check the names "
+               "against `cadenza exp show` or the run's metrics.jsonl",
                spec.stage, spec.stop_when, names);
 }
 
