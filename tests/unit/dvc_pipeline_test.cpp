@@ -168,7 +168,7 @@ TEST(DvcPipeline, EachErrorNamesTheLineAndColumn) {
   EXPECT_THAT(error_of(dir, "stages:\n  a:\n    deps: [x]\n"), HasSubstr("dvc.yaml:3:5: stage 'a' has no cmd"));
   EXPECT_THAT(error_of(dir, "stages:\n  a:\n    cmd: x\n    deps: [b.txt]\n    outs: [a.txt]\n"
                             "  b:\n    cmd: y\n    deps: [a.txt]\n    outs: [b.txt]\n"),
-              HasSubstr("the stages form a cycle: a -> b -> a"));
+              HasSubstr("dvc.yaml:3:5: the stages form a cycle: a -> b -> a"));
   EXPECT_THAT(error_of(dir, "stagez: {}\n"), HasSubstr("no 'stages:' map"));
   EXPECT_THAT(error_of(dir, "stages:\n  a:\n    cmd: x\nartefacts: {}\n"),
               HasSubstr("dvc.yaml:4:1: unknown top-level key 'artefacts'"));

@@ -79,6 +79,8 @@ void translate_stage(const DvcStage& s, const std::string& file, const std::vect
       out << "# not carried: " << n.text << " (" << file << ":" << n.line << ")\n";
       t.notes.push_back(file + ":" + std::to_string(n.line) + ": stage '" + s.name + "': " + n.text);
     }
+  for (const auto& o : s.outs)
+    if (!o.desc.empty()) out << "# out " << o.path << ": " << o.desc << "\n";
   out << "[stages." << name << "]\n";
   if (!s.desc.empty()) out << "description = " << toml_string(s.desc) << "\n";
   out << "plugin = \"shell\"\n";

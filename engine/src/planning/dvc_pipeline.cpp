@@ -270,6 +270,7 @@ class StageReader {
     DvcStage s;
     s.name = name;
     s.line = line_of(body);
+    s.column = body.Mark().column + 1;
     if (body["vars"]) load_vars(body["vars"], ctx, src_);
     static const std::set<std::string> known{"cmd", "wdir", "deps", "outs", "params", "metrics", "plots", "frozen",
                                              "always_changed", "desc", "meta", "vars", "foreach", "do", "matrix"};
@@ -364,7 +365,8 @@ void check_no_cycle(const DvcPipeline& p, const Source& src) {
     for (const auto& o : p.stages[i].outs) {
       auto [it, fresh] = producer.emplace(o.path, i);
       if (!fresh)
-        throw Error(src.name + ":" + std::to_string(p.stages[i].line) + ": stages '" + p.stages[it->second].name +
+        throw Error(src.name + ":" + std::to_string(p.stages[i].line) + ":" + std::to_string(p.stages[i].column) +
+                    ": stages '" + p.stages[it->second].name +
                     "' and '" + p.stages[i].name + "' both declare the out " + o.path + "; give each its own path");
     }
   auto upstream = [&](size_t i) {
@@ -383,7 +385,8 @@ void check_no_cycle(const DvcPipeline& p, const Source& src) {
       if (state[j] == 1) {
         std::string chain;
         for (auto it = std::find(path.begin(), path.end(), j); it != path.end(); ++it) chain += p.stages[*it].name + " -> ";
-        throw Error(src.name + ":" + std::to_string(p.stages[j].line) + ": the stages form a cycle: " + chain +
+        throw Error(src.name + ":" + std::to_string(p.stages[j].line) + ":" + std::to_string(p.stages[j].column) +
+                    ": the stages form a cycle: " + chain +
                     p.stages[j].name + "; one of them must not depend on the other's output");
       }
       if (state[j] == 0) visit(j);

@@ -21,7 +21,7 @@ struct DvcOut {
 
 struct DvcStage {
   std::string name;  // DVC's: "train", "report@a", "train@0.01-8"
-  int line = 0;      // of its definition in dvc.yaml
+  int line = 0, column = 0;  // of its definition in dvc.yaml
   std::string cmd;   // a list of commands joined with " && "
   std::string wdir;  // "" or the directory the command runs in
   std::string desc;
