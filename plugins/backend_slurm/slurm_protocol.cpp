@@ -1,5 +1,7 @@
 #include "slurm_protocol.h"
 
+#include <cctype>
+
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -234,12 +236,28 @@ JobView view_of(const std::string& state, const std::string& reason, bool ever_r
   return {JobState::kFinished, Outcome::kFailed, why};  // FAILED, SPECIAL_EXIT, ...
 }
 
+// Fields are "Key=value" separated by spaces, but a value may hold spaces
+// (StdOut=/home/a dir/log.txt, kept byte for byte): a field starts only
+// where a word is a key (letters, digits, _ : /) followed by '='; anything
+// else belongs to the value before it.
 std::map<std::string, std::string> parse_scontrol(const std::string& output) {
   std::map<std::string, std::string> fields;
-  std::istringstream in(output);
-  for (std::string word; in >> word;) {
-    const size_t eq = word.find('=');
-    if (eq != std::string::npos && eq > 0) fields[word.substr(0, eq)] = word.substr(eq + 1);
+  std::istringstream lines(output);
+  const auto is_key_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == ':' || c == '/'; };
+  for (std::string line; std::getline(lines, line);) {
+    std::vector<std::pair<size_t, size_t>> starts;  // (key start, '=' position)
+    for (size_t i = 0; i < line.size(); ++i) {
+      if ((i > 0 && line[i - 1] != ' ') || !std::isalpha(static_cast<unsigned char>(line[i]))) continue;
+      size_t j = i;
+      while (j < line.size() && is_key_char(line[j])) ++j;
+      if (j < line.size() && line[j] == '=') starts.emplace_back(i, j);
+    }
+    for (size_t k = 0; k < starts.size(); ++k) {
+      const size_t end = k + 1 < starts.size() ? starts[k + 1].first : line.size();
+      std::string value = line.substr(starts[k].second + 1, end - starts[k].second - 1);
+      value.erase(value.find_last_not_of(' ') + 1);
+      fields[line.substr(starts[k].first, starts[k].second - starts[k].first)] = value;
+    }
   }
   return fields;
 }

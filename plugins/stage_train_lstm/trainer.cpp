@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "allocator_policy.h"
+#include "training_progress.h"
 #include "amp_model.h"
 #include "audio_loss.h"
 
@@ -133,35 +134,6 @@ class WindowBatches : public BatchSource {
   int64_t positions_ = 0;
 };
 
-struct Progress {
-  int64_t epoch = 0;  // next epoch to run
-  double best_val = std::numeric_limits<double>::infinity();
-  int64_t best_epoch = -1;
-  int64_t since_best = 0;
-  double lr = 0;
-  double seconds = 0;  // training time so far, across resumes
-  std::string fingerprint;
-};
-
-void save_progress(const std::string& path, const Progress& p) {
-  std::ofstream out(path + ".tmp");
-  out.precision(17);
-  out << p.epoch << ' ' << p.best_val << ' ' << p.best_epoch << ' ' << p.since_best << ' ' << p.lr << ' ' << p.seconds
-      << '\n'
-      << p.fingerprint << '\n';
-  out.close();
-  std::filesystem::rename(path + ".tmp", path);
-}
-
-bool load_progress(const std::string& path, Progress* p) {
-  std::ifstream in(path);
-  if (!in) return false;
-  in >> p->epoch >> p->best_val >> p->best_epoch >> p->since_best >> p->lr >> p->seconds;
-  in.ignore();
-  std::getline(in, p->fingerprint);
-  return static_cast<bool>(in);
-}
-
 void set_lr(torch::optim::Adam& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
 }
@@ -212,11 +184,11 @@ TrainResult train_model(const TrainConfig& cfg, const Audio& train, const Audio&
 
   std::filesystem::create_directories(scratch);
   const std::string last_model = scratch + "/last_model.pt", last_optim = scratch + "/last_optimizer.pt",
-                    best_model = scratch + "/best_model.pt", progress_file = scratch + "/progress.txt";
-  Progress prog;
+                    best_model = scratch + "/best_model.pt", progress_file = scratch + "/progress.json";
+  TrainingProgress prog;
   prog.lr = cfg.learning_rate;
   prog.fingerprint = config_fingerprint(cfg);
-  Progress saved;
+  TrainingProgress saved;
   if (load_progress(progress_file, &saved) && saved.fingerprint == prog.fingerprint && saved.epoch > 0 &&
       std::filesystem::exists(last_model) && std::filesystem::exists(last_optim)) {
     model.load(last_model, device);
@@ -290,7 +262,7 @@ TrainResult train_model(const TrainConfig& cfg, const Audio& train, const Audio&
     // The checkpoint of this epoch: a killed run resumes after it.
     model.save(last_model);
     torch::save(optimizer, last_optim);
-    Progress next = prog;
+    TrainingProgress next = prog;
     ++next.epoch;
     save_progress(progress_file, next);
     result.epochs_run = next.epoch;

@@ -11,6 +11,7 @@
 #include "ml_test_util.h"
 #include "test_util.h"
 #include "trainer.h"
+#include "training_progress.h"
 
 namespace cadenza::train {
 namespace {
@@ -111,6 +112,42 @@ TEST(TrainSequenceLstm, ClearErrors) {
   } catch (const std::runtime_error& e) {
     EXPECT_THAT(e.what(), ::testing::HasSubstr("fewer than warmup + segment_length"));
   }
+}
+
+}  // namespace
+}  // namespace cadenza::train
+
+namespace cadenza::train {
+namespace {
+
+// A training whose validation ESR was never finite yet (a diverged first
+// epoch) saved "inf" as its best score, which `>>` could not read back: the
+// resume silently started over from epoch 0.
+TEST(TrainingProgress, ABestScoreNotYetFiniteIsReadBackAndATornFileIsNoProgress) {
+  test::TempDir dir;
+  const std::string path = dir.str() + "/progress.json";
+  TrainingProgress p;
+  p.epoch = 3;
+  p.lr = 0.004;
+  p.seconds = 12.5;
+  p.since_best = 3;
+  p.fingerprint = "train2 {\"family\": \"x\"}";
+  save_progress(path, p);
+  TrainingProgress back;
+  ASSERT_TRUE(load_progress(path, &back));
+  EXPECT_EQ(back.epoch, 3);
+  EXPECT_TRUE(std::isinf(back.best_val));
+  EXPECT_EQ(back.best_epoch, -1);
+  EXPECT_EQ(back.lr, 0.004);
+  EXPECT_EQ(back.fingerprint, p.fingerprint);
+  p.best_val = 0.0123;
+  p.best_epoch = 2;
+  save_progress(path, p);
+  ASSERT_TRUE(load_progress(path, &back));
+  EXPECT_EQ(back.best_val, 0.0123);
+  std::ofstream(path) << "{\"epoch\": 4, \"best";
+  EXPECT_FALSE(load_progress(path, &back));
+  EXPECT_FALSE(load_progress(dir.str() + "/none.json", &back));
 }
 
 }  // namespace

@@ -112,6 +112,26 @@ TEST(SlurmProtocol, ParsesSbatchSqueueAndScontrol) {
   EXPECT_EQ(f.at("Reason"), "NodeDown");
 }
 
+// A workspace under "a dir/": scontrol prints the paths with their spaces,
+// which the parser split at (the log path ended at "/home/u/a").
+TEST(SlurmProtocol, ScontrolValuesKeepTheirSpaces) {
+  const auto f = parse_scontrol(
+      "JobId=12 JobName=cadenza-train\n"
+      "   JobState=RUNNING Reason=None Dependency=(null)\n"
+      "   Command=/home/u/a dir/.cadenza/runs/r1/train/job.sh\n"
+      "   WorkDir=/home/u/a dir\n"
+      "   StdErr=/home/u/a dir/.cadenza/runs/r1/train/log.txt\n"
+      "   StdOut=/home/u/a  two  spaces/log.txt\n"
+      "   TRES=cpu=1,mem=1G,node=1 Comment=x=y z\n");
+  EXPECT_EQ(f.at("WorkDir"), "/home/u/a dir");
+  EXPECT_EQ(f.at("StdErr"), "/home/u/a dir/.cadenza/runs/r1/train/log.txt");
+  EXPECT_EQ(f.at("StdOut"), "/home/u/a  two  spaces/log.txt");
+  EXPECT_EQ(f.at("JobState"), "RUNNING");
+  EXPECT_EQ(f.at("Dependency"), "(null)");
+  EXPECT_EQ(f.at("TRES"), "cpu=1,mem=1G,node=1");
+  EXPECT_EQ(f.at("Comment"), "x=y z");
+}
+
 TEST(SlurmProtocol, StatesMapToTheEnginesCauses) {
   using sdk::Outcome;
   EXPECT_EQ(view_of("PENDING", "Dependency", false).state, sdk::JobState::kQueued);

@@ -5,8 +5,10 @@
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <wordexp.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <csignal>
 #include <cstring>
 
@@ -113,6 +115,36 @@ ProcessResult run_process(const std::vector<std::string>& argv) { return spawn_a
 
 ProcessResult run_process_with_input(const std::vector<std::string>& argv, const std::string& input) {
   return spawn_and_collect(argv, &input);
+}
+
+std::string find_on_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::string dirs = path && *path ? path : "/usr/local/bin:/usr/bin:/bin";
+  for (size_t start = 0, colon; start <= dirs.size(); start = colon + 1) {
+    colon = dirs.find(':', start);
+    if (colon == std::string::npos) colon = dirs.size();
+    const std::string dir = colon > start ? dirs.substr(start, colon - start) : ".";
+    const std::string full = dir + "/" + name;
+    if (::access(full.c_str(), X_OK) == 0) return full;
+  }
+  return "";
+}
+
+std::vector<std::string> split_command_line(const std::string& text, const std::string& what) {
+  wordexp_t words{};
+  const int rc = ::wordexp(text.c_str(), &words, WRDE_NOCMD);
+  if (rc != 0) {
+    if (rc == WRDE_NOSPACE) ::wordfree(&words);
+    throw Error(what + " '" + text + "': " +
+                (rc == WRDE_CMDSUB ? "command substitution $(...) is not allowed here"
+                 : rc == WRDE_BADCHAR ? "an unquoted | & ; < > ( ) { } or newline; quote it"
+                 : rc == WRDE_SYNTAX ? "unbalanced quotes"
+                                     : "cannot be split into words") +
+                "; write it as you would in a shell: ssh -o \"ProxyCommand=ssh -W %h:%p jump\"");
+  }
+  std::vector<std::string> out(words.we_wordv, words.we_wordv + words.we_wordc);
+  ::wordfree(&words);
+  return out;
 }
 
 }  // namespace cadenza

@@ -31,4 +31,14 @@ ProcessResult run_process_with_input(const std::vector<std::string>& argv, const
 // "signal 11 (Segmentation fault)"
 std::string describe_signal(int signal);
 
+// The full path of `name` on $PATH, or "" where it is not (an executable file).
+std::string find_on_path(const std::string& name);
+
+// A command line a user wrote in a setting (CADENZA_SSH_COMMAND), split as
+// a POSIX shell splits words: quotes group (`ssh -o "ProxyCommand=ssh -W
+// %h:%p jump"` is three words), variables expand, command substitution is
+// refused. By wordexp(3), the C library's shell-word splitter. Throws Error
+// naming `what` for unbalanced quotes or a `$(...)`.
+std::vector<std::string> split_command_line(const std::string& text, const std::string& what);
+
 }  // namespace cadenza

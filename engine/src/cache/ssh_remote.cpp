@@ -15,13 +15,6 @@ namespace cadenza {
 
 namespace {
 
-std::vector<std::string> split_words(const std::string& s) {
-  std::istringstream in(s);
-  std::vector<std::string> words;
-  for (std::string w; in >> w;) words.push_back(w);
-  return words;
-}
-
 std::string join(const std::vector<std::string>& rels) {
   std::string text;
   for (const auto& r : rels) text += r + "\n";
@@ -149,7 +142,8 @@ SshSession::~SshSession() {
 
 std::vector<std::string> SshSession::ssh_argv(const char* role) const {
   const char* custom = std::getenv("CADENZA_SSH_COMMAND");
-  std::vector<std::string> argv = split_words(custom && *custom ? custom : "ssh");
+  std::vector<std::string> argv =
+      custom && *custom ? split_command_line(custom, "CADENZA_SSH_COMMAND") : std::vector<std::string>{"ssh"};
   for (const char* opt : {"BatchMode=yes", "ControlPersist=60", "ServerAliveInterval=15"})
     argv.insert(argv.end(), {"-o", opt});
   argv.insert(argv.end(), {"-o", std::string("ControlMaster=") + role});

@@ -146,18 +146,15 @@ void mark_removed(const std::string& exps_root, const std::string& name) {
 void describe_git(const std::string& dir, std::string* commit, bool* dirty) {
   commit->clear();
   *dirty = false;
-  for (const char* git : {"/usr/bin/git", "/usr/local/bin/git"}) {
-    std::error_code ec;
-    if (!std::filesystem::exists(git, ec)) continue;
-    try {
-      const ProcessResult head = run_process({git, "-C", dir, "rev-parse", "HEAD"});
-      if (!head.ok()) return;
-      *commit = head.out.substr(0, head.out.find('\n'));
-      const ProcessResult st = run_process({git, "-C", dir, "status", "--porcelain", "--untracked-files=no"});
-      *dirty = st.ok() && !st.out.empty();
-    } catch (const Error&) {
-    }
-    return;
+  const std::string git = find_on_path("git");  // wherever the user's PATH has it (~/.local/bin, a module)
+  if (git.empty()) return;
+  try {
+    const ProcessResult head = run_process({git, "-C", dir, "rev-parse", "HEAD"});
+    if (!head.ok()) return;
+    *commit = head.out.substr(0, head.out.find('\n'));
+    const ProcessResult st = run_process({git, "-C", dir, "status", "--porcelain", "--untracked-files=no"});
+    *dirty = st.ok() && !st.out.empty();
+  } catch (const Error&) {
   }
 }
 

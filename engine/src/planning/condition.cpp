@@ -39,17 +39,35 @@ bool compare(const T& a, const std::string& op, const T& b) {
 
 std::string text_of(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
+// Where `needle` first appears at or after `from` outside '...' and "...":
+// a quoted value may hold && or < ('note == "a && b"').
+size_t find_unquoted(const std::string& s, const std::string& needle, size_t from) {
+  char quote = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (quote) {
+      if (s[i] == quote) quote = 0;
+      continue;
+    }
+    if (s[i] == '"' || s[i] == '\'') {
+      quote = s[i];
+      continue;
+    }
+    if (i >= from && s.compare(i, needle.size(), needle) == 0) return i;
+  }
+  return std::string::npos;
+}
+
 }  // namespace
 
 Condition Condition::parse(const std::string& text, const std::string& source) {
   Condition c;
   size_t start = 0;
   while (start <= text.size()) {
-    const size_t amp = text.find("&&", start);
+    const size_t amp = find_unquoted(text, "&&", start);
     const std::string part = trim(text.substr(start, amp == std::string::npos ? std::string::npos : amp - start));
     size_t at = std::string::npos, len = 0;
     for (const char* op : {"<=", ">=", "==", "!=", "<", ">"}) {
-      const size_t p = part.find(op);
+      const size_t p = find_unquoted(part, op, 0);
       if (p != std::string::npos && (at == std::string::npos || p < at)) at = p, len = std::string(op).size();
     }
     if (part.empty() || at == std::string::npos || at == 0 || at + len >= part.size())
