@@ -450,3 +450,26 @@ TEST(CacheE2E, VerifyReportsDamagedRunCacheEntries) {
 
 }  // namespace
 }  // namespace cadenza
+
+namespace cadenza {
+namespace {
+
+// One duration format for every flag: gc --grace took whole seconds only
+// ("1h" was refused) and sync --every had a parser of its own.
+TEST(CacheE2E, DurationsOnTheCommandLineReadAsInWorkflowToml) {
+  Workspace ws(worker("a", "data/in.txt", "out/a"));
+  ASSERT_EQ(ws.cadenza({"run"}).exit_code, 0);
+  for (const char* grace : {"1h", "90s", "2d", "1:30:00", "3600"}) {
+    auto gc = ws.cadenza({"gc", "--grace", grace, "-n"});
+    EXPECT_EQ(gc.exit_code, 0) << grace << ": " << gc.output;
+  }
+  auto bad = ws.cadenza({"gc", "--grace", "1 hour"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_THAT(bad.output, HasSubstr("--grace '1 hour' is not a duration (e.g. 3600, 90s, 30m, 1h, 2d)"));
+  auto sync = ws.cadenza({"sync", "nohost:/ws", ws.str() + "/mirror", "--every", "1 minute"});
+  EXPECT_NE(sync.exit_code, 0);
+  EXPECT_THAT(sync.output, HasSubstr("--every '1 minute' is not a period between 0.1s and 24h"));
+}
+
+}  // namespace
+}  // namespace cadenza

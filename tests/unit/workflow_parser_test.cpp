@@ -154,6 +154,10 @@ TEST(WorkflowParser, ResourceValuesAreRangeChecked) {
   EXPECT_EQ(sdk::parse_bytes("16G"), 16ull << 30);
   EXPECT_FALSE(sdk::parse_bytes("16 G"));
   EXPECT_FALSE(sdk::parse_seconds("90x"));
+  EXPECT_EQ(*sdk::parse_duration("0.5s"), 0.5);  // fractions kept (sync --every)
+  EXPECT_EQ(*sdk::parse_duration("1.5h"), 5400.0);
+  EXPECT_EQ(*sdk::parse_seconds("0.5s"), 1);  // whole seconds round up
+  EXPECT_FALSE(sdk::parse_duration("1 minute"));
 }
 
 TEST(WorkflowParser, BadStageName) {

@@ -13,6 +13,7 @@
 #include <set>
 
 #include "cache_refs.h"
+#include "cadenza/sdk/units.h"
 #include "cli_args.h"
 #include "experiment_runner.h"
 #include "commands.h"
@@ -225,11 +226,15 @@ int cmd_checkout(const Args& args) {
 int cmd_gc(const Args& args) {
   if (args.size() == 1 && (args[0] == "-h" || args[0] == "--help")) return print_help("gc"), 0;
   CliArgs cli("gc", args, {"-w|--workspace", "--grace"}, {"--runs", "-n|--dry-run"});
-  cli.expect_at_most(1, "cadenza gc [workflow.toml] [--workspace DIR]... [--runs] [--grace S]");
+  cli.expect_at_most(1, "cadenza gc [workflow.toml] [--workspace DIR]... [--runs] [--grace DURATION]");
   auto pw = PreparedWorkflow::load(workflow_arg(cli));
   const Workflow& wf = pw->workflow();
   WorkspaceCache cache(wf);
-  const int grace = cli.get_int("--grace", 3600, 0);
+  const std::string grace_text = cli.get("--grace", "1h");
+  const auto grace_s = sdk::parse_seconds(grace_text);  // the one duration format (sdk/units.h)
+  if (!grace_s)
+    throw Error("cadenza gc: --grace '" + grace_text + "' is not a duration (e.g. 3600, 90s, 30m, 1h, 2d)");
+  const int64_t grace = *grace_s;
   const bool dry = cli.has("-n");
 
   // Every lock that may still need objects: this workspace's, those named

@@ -162,13 +162,14 @@ named with why and left to run.
 Restores every out recorded in workflow.lock whose workspace copy is missing
 or differs, from the cache ([workflow].cache_link decides copy or link).
 )"},
-      {"gc", R"(usage: cadenza gc [workflow.toml] [--workspace DIR]... [--runs] [--grace S] [-n]
+      {"gc", R"(usage: cadenza gc [workflow.toml] [--workspace DIR]... [--runs] [--grace DURATION] [-n]
 
 Removes cache objects that nothing refers to. Kept: everything the lock file
 of this workspace needs, of each --workspace, and of every workspace that
 ever ran with this cache (each registers its lock under <cache>/workspaces/),
 everything a run-cache entry refers to, and any object younger than --grace
-seconds (default 3600: it may belong to a stage being stored right now).
+(a duration as in workflow.toml: 3600, 90s, 30m, 1h, 2d; default 1h: it may
+belong to a stage being stored right now).
 --runs also drops run-cache entries no consulted lock file uses.
 -n, --dry-run only counts.
 )"},

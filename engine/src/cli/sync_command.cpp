@@ -23,6 +23,7 @@
 #include <set>
 #include <thread>
 
+#include "cadenza/sdk/units.h"
 #include "cli_args.h"
 #include "commands.h"
 #include "error.h"
@@ -42,18 +43,10 @@ std::atomic<bool> g_stop{false};
 extern "C" void on_stop_signal(int) { g_stop.store(true); }
 
 double parse_period_s(const std::string& text) {
-  size_t used = 0;
-  double value = 0;
-  try {
-    value = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  const std::string unit = text.substr(used);
-  const double scale = unit == "" || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : -1;
-  if (used == 0 || scale < 0 || !std::isfinite(value) || value * scale < 0.1 || value * scale > 86400)
-    throw Error("cadenza sync: --every '" + text + "' is not a period between 0.1s and 24h (e.g. 10s, 2m)");
-  return value * scale;
+  const auto seconds = sdk::parse_duration(text);  // the one duration format (sdk/units.h)
+  if (!seconds || *seconds < 0.1 || *seconds > 86400)
+    throw Error("cadenza sync: --every '" + text + "' is not a period between 0.1s and 24h (e.g. 10s, 2m, 1.5h)");
+  return *seconds;
 }
 
 // Files that only grow, in the run records (everything in a logdir grows or

@@ -55,7 +55,8 @@ inline std::optional<uint64_t> parse_bytes(std::string_view text) {
   return static_cast<uint64_t>(std::ceil(bytes));
 }
 
-inline std::optional<int64_t> parse_seconds(std::string_view text) {
+// A duration in seconds, fractions kept ("0.5s", "1.5h").
+inline std::optional<double> parse_duration(std::string_view text) {
   if (text.find(':') != std::string_view::npos) {  // [[HH:]MM:]SS, whole numbers
     int64_t total = 0;
     int parts = 0;
@@ -69,7 +70,7 @@ inline std::optional<int64_t> parse_seconds(std::string_view text) {
       total = total * 60 + n;
       start = end + 1;
     }
-    return total;
+    return static_cast<double>(total);
   }
   size_t used = 0;
   const auto number = units_detail::leading_number(text, &used);
@@ -83,7 +84,14 @@ inline std::optional<int64_t> parse_seconds(std::string_view text) {
   else return std::nullopt;
   const double seconds = *number * scale;
   if (seconds > units_detail::kMax) return std::nullopt;
-  return static_cast<int64_t>(std::ceil(seconds));
+  return seconds;
+}
+
+// A duration in whole seconds, rounded up (a time limit never shrinks).
+inline std::optional<int64_t> parse_seconds(std::string_view text) {
+  const auto seconds = parse_duration(text);
+  if (!seconds) return std::nullopt;
+  return static_cast<int64_t>(std::ceil(*seconds));
 }
 
 }  // namespace cadenza::sdk
