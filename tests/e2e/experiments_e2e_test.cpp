@@ -327,3 +327,31 @@ TEST(ExperimentsE2E, AStopRuleEndsATrainingAfterTheNamedEpoch) {
 
 }  // namespace
 }  // namespace cadenza
+
+namespace cadenza {
+namespace {
+
+// Columns were padded by bytes: a value with "é" (two bytes, one column)
+// pushed every later column of its row one place left.
+TEST(ExperimentsE2E, TheTableLinesUpWithNonAsciiValues) {
+  Workspace ws(worker("train", "data/in.txt", "out/model", "suffix = \"x\", gain = 1.0"));
+  ASSERT_EQ(ws.cadenza({"exp", "run", "--set", "train.suffix=\"é\"", "--name", "accent"}).exit_code, 0);
+  ASSERT_EQ(ws.cadenza({"exp", "run", "--set", "train.suffix=e", "--name", "plain"}).exit_code, 0);
+  auto r = ws.cadenza({"exp", "show"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  // Where "succeeded" starts, in characters, on each experiment's line.
+  std::vector<size_t> columns;
+  std::istringstream in(r.output);
+  for (std::string line; std::getline(in, line);) {
+    const size_t at = line.find("succeeded");
+    if (at == std::string::npos) continue;
+    size_t chars = 0;
+    for (size_t i = 0; i < at; ++i) chars += (static_cast<unsigned char>(line[i]) & 0xC0) != 0x80;
+    columns.push_back(chars);
+  }
+  ASSERT_EQ(columns.size(), 2u) << r.output;
+  EXPECT_EQ(columns[0], columns[1]) << r.output;
+}
+
+}  // namespace
+}  // namespace cadenza

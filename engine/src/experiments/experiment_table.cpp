@@ -105,6 +105,18 @@ ExperimentTable build_table(const std::vector<ExperimentRecord>& experiments, co
   return t;
 }
 
+namespace {
+
+// Columns are padded to what a terminal shows: UTF-8 characters, not bytes
+// ("é" is one column; wide CJK characters count as one too).
+size_t display_width(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+}  // namespace
+
 void print_table(const ExperimentTable& t, std::ostream& out) {
   std::vector<std::vector<std::string>> cells(t.rows.size(), std::vector<std::string>(t.columns.size()));
   for (size_t r = 0; r < t.rows.size(); ++r)
@@ -116,15 +128,15 @@ void print_table(const ExperimentTable& t, std::ostream& out) {
   }
   std::vector<size_t> width(t.columns.size());
   for (size_t c = 0; c < t.columns.size(); ++c) {
-    width[c] = t.columns[c].size();
-    for (const auto& row : cells) width[c] = std::max(width[c], row[c].size());
+    width[c] = display_width(t.columns[c]);
+    for (const auto& row : cells) width[c] = std::max(width[c], display_width(row[c]));
   }
   std::string text;
   auto line = [&](const std::vector<std::string>& v) {
     for (size_t c = 0; c < v.size(); ++c) {
       if (c) text.append(2, ' ');
       text += v[c];
-      if (c + 1 < v.size()) text.append(width[c] - v[c].size(), ' ');
+      if (c + 1 < v.size()) text.append(width[c] - display_width(v[c]), ' ');
     }
     text += '\n';
   };
