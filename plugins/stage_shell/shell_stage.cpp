@@ -157,6 +157,86 @@ class StopSequence {
   std::chrono::steady_clock::time_point term_at_, kill_at_;
 };
 
+// Every way a script reports metrics, followed while it runs and once more
+// when it has ended; each a channel of its own (its own last step).
+class Channels {
+ public:
+  Channels(cadenza::sdk::StageContext& ctx, const cadenza::sdk::Params& params, const ScriptFiles& files)
+      : ctx_(ctx), cwd_(std::filesystem::current_path().string()), forward_(ctx, cwd_),
+        metrics_file_(files.metrics(), forward_.warn()), summaries_(paths(params), forward_.warn()) {
+    if (const auto dir = params.get<std::string>("metrics_from_dvclive"); !dir.empty())
+      dvclive_.emplace(absolute(dir), forward_.warn());
+    if (const auto dir = params.get<std::string>("metrics_from_tensorboard"); !dir.empty())
+      tensorboard_.emplace(absolute(dir), forward_.warn());
+    try {
+      if (const auto regex = params.get<std::string>("metrics_from_output"); !regex.empty()) {
+        pattern_.emplace(regex);
+        output_lines_.emplace(*pattern_, forward_.warn());
+      }
+    } catch (const std::invalid_argument& e) {
+      throw PluginError("stage '" + ctx.stage_name() + "': metrics_from_output: " + e.what());
+    }
+  }
+
+  bool captures_output() const { return pattern_.has_value(); }
+  std::string& printed() { return printed_; }
+
+  // Waits a little for the script; true once it has exited.
+  bool wait(cadenza::script::ScriptProcess& process) { return process.wait(50, printed_, ctx_.cancelled()); }
+
+  // Takes what the channels reported since the last call. Directory walks
+  // (dvclive, TensorBoard, metrics files) at most four times a second.
+  void follow(bool final) {
+    pass_output(final);
+    metrics_file_.poll(on_file_, final);
+    const auto now = std::chrono::steady_clock::now();
+    if (final || now - last_scan_ > std::chrono::milliseconds(250)) {
+      if (dvclive_) dvclive_->poll(on_dvclive_, final);
+      if (tensorboard_) tensorboard_->poll(on_tensorboard_, final);
+      summaries_.poll(on_summaries_);
+      last_scan_ = now;
+    }
+    forward_.refresh_progress();
+  }
+
+ private:
+  std::string absolute(const std::string& path) const { return path.front() == '/' ? path : cwd_ + "/" + path; }
+  std::vector<std::string> paths(const cadenza::sdk::Params& params) const {
+    std::vector<std::string> out;
+    for (const auto& p : params.get<std::vector<std::string>>("metrics_from_files")) out.push_back(absolute(p));
+    return out;
+  }
+
+  // What the script printed goes on to the stage's log, and through the pattern.
+  void pass_output(bool final) {
+    for (size_t done = 0; done < printed_.size();) {
+      const ssize_t n = ::write(1, printed_.data() + done, printed_.size() - done);
+      if (n <= 0) break;
+      done += static_cast<size_t>(n);
+    }
+    if (output_lines_) {
+      output_lines_->feed(printed_, on_output_);
+      if (final) output_lines_->finish(on_output_);
+    }
+    printed_.clear();
+  }
+
+  cadenza::sdk::StageContext& ctx_;
+  std::string cwd_;
+  cadenza::script::MetricForwarder forward_;
+  cadenza::script::MetricsFileFollower metrics_file_;
+  cadenza::script::SummaryFilesFollower summaries_;
+  std::optional<cadenza::script::DvcliveFollower> dvclive_;
+  std::optional<cadenza::script::TensorboardFollower> tensorboard_;
+  std::optional<cadenza::script::OutputPattern> pattern_;
+  std::optional<cadenza::script::OutputLines> output_lines_;
+  cadenza::script::OnUpdate on_file_ = forward_.channel(), on_dvclive_ = forward_.channel(),
+                            on_tensorboard_ = forward_.channel(), on_summaries_ = forward_.channel(),
+                            on_output_ = forward_.channel();
+  std::string printed_;
+  std::chrono::steady_clock::time_point last_scan_ = std::chrono::steady_clock::now();
+};
+
 class ShellStage : public cadenza::sdk::Stage {
  public:
   std::vector<ParamSpec> params() const override {
@@ -188,74 +268,20 @@ class ShellStage : public cadenza::sdk::Stage {
     const auto params = cadenza::sdk::Params::parse(ctx);
     const nlohmann::json own = own_params(params.json());
     const std::string cmd = expand(ctx, own, params.get<std::string>("cmd"));
-    const std::string dvclive_dir = params.get<std::string>("metrics_from_dvclive");
-    const std::string tensorboard_dir = params.get<std::string>("metrics_from_tensorboard");
-    std::vector<std::string> summary_paths;
-    for (const auto& p : params.get<std::vector<std::string>>("metrics_from_files"))
-      summary_paths.push_back(p.front() == '/' ? p : std::filesystem::current_path().string() + "/" + p);
-    const std::string output_regex = params.get<std::string>("metrics_from_output");
-    std::optional<cadenza::script::OutputPattern> pattern;
-    try {
-      if (!output_regex.empty()) pattern.emplace(output_regex);
-    } catch (const std::invalid_argument& e) {
-      throw PluginError("stage '" + ctx.stage_name() + "': metrics_from_output: " + e.what());
-    }
-    const std::string cwd = std::filesystem::current_path().string();
     const ScriptFiles files(ctx, own);
-
-    cadenza::script::MetricForwarder forward(ctx, cwd);
-    cadenza::script::MetricsFileFollower metrics_file(files.metrics(), forward.warn());
-    const auto file_channel = forward.channel();
-    std::optional<cadenza::script::DvcliveFollower> dvclive;
-    if (!dvclive_dir.empty()) dvclive.emplace(dvclive_dir.front() == '/' ? dvclive_dir : cwd + "/" + dvclive_dir, forward.warn());
-    const auto dvclive_channel = forward.channel();
-    std::optional<cadenza::script::TensorboardFollower> tensorboard;
-    if (!tensorboard_dir.empty())
-      tensorboard.emplace(tensorboard_dir.front() == '/' ? tensorboard_dir : cwd + "/" + tensorboard_dir, forward.warn());
-    const auto tensorboard_channel = forward.channel();
-    cadenza::script::SummaryFilesFollower summaries(summary_paths, forward.warn());
-    const auto summary_channel = forward.channel();
-    std::optional<cadenza::script::OutputLines> output_lines;
-    if (pattern) output_lines.emplace(*pattern, forward.warn());
-    const auto output_channel = forward.channel();
-
+    Channels channels(ctx, params, files);
     cadenza::script::ScriptProcess process = start(ctx, own, cmd, params.get<std::string>("shell"), files,
-                                                   pattern.has_value());
+                                                   channels.captures_output());
     StopSequence stop(params.get<double>("stop_grace_s"));
-    std::string printed;
-    auto pass_output = [&] {
-      if (printed.empty()) return;
-      for (size_t done = 0; done < printed.size();) {  // ours goes to the stage's log
-        const ssize_t n = ::write(1, printed.data() + done, printed.size() - done);
-        if (n <= 0) break;
-        done += static_cast<size_t>(n);
-      }
-      output_lines->feed(printed, output_channel);
-      printed.clear();
-    };
-    auto last_scan = std::chrono::steady_clock::now();
     for (;;) {
-      const bool exited = process.wait(50, printed, ctx.cancelled());
+      const bool exited = channels.wait(process);
       // A cancel's SIGTERM can end `sh` in the same instant it sets the
       // flag: once stopping, the script it left must end too.
-      if (exited && (!ctx.cancelled() || process.wait(0, printed, true))) break;
-      pass_output();
-      metrics_file.poll(file_channel);
-      if (std::chrono::steady_clock::now() - last_scan > std::chrono::milliseconds(250)) {  // directory walks
-        if (dvclive) dvclive->poll(dvclive_channel);
-        if (tensorboard) tensorboard->poll(tensorboard_channel);
-        summaries.poll(summary_channel);
-        last_scan = std::chrono::steady_clock::now();
-      }
-      forward.refresh_progress();
+      if (exited && (!ctx.cancelled() || process.wait(0, channels.printed(), true))) break;
+      channels.follow(false);
       stop.step(ctx.cancelled(), files, process);
     }
-    pass_output();
-    if (output_lines) output_lines->finish(output_channel);
-    metrics_file.poll(file_channel, true);
-    if (dvclive) dvclive->poll(dvclive_channel, true);
-    if (tensorboard) tensorboard->poll(tensorboard_channel, true);
-    summaries.poll(summary_channel);
+    channels.follow(true);
     check_exit(ctx, process.status(), cmd);
   }
 
