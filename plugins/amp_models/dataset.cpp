@@ -62,6 +62,7 @@ void write_wav(const std::string& path, const std::vector<float>& samples, int s
   info.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT;
   SNDFILE* f = sf_open(path.c_str(), SFM_WRITE, &info);
   if (!f) throw std::runtime_error(path + ": cannot write (" + std::string(sf_strerror(nullptr)) + ")");
+  sf_command(f, SFC_SET_ADD_PEAK_CHUNK, nullptr, SF_FALSE);  // its timestamp made equal audio differ
   const sf_count_t n = sf_writef_float(f, samples.data(), static_cast<sf_count_t>(samples.size()));
   const int rc = sf_close(f);
   if (n != static_cast<sf_count_t>(samples.size()) || rc != 0) throw std::runtime_error(path + ": write failed");

@@ -48,6 +48,7 @@ AudioWriter::AudioWriter(const std::string& path, int sample_rate) : path_(path)
   info.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT;
   file_ = sf_open(path.c_str(), SFM_WRITE, &info);
   if (!file_) throw AudioError(path + ": cannot write (" + std::string(sf_strerror(nullptr)) + ")");
+  sf_command(file_, SFC_SET_ADD_PEAK_CHUNK, nullptr, SF_FALSE);  // its timestamp made equal audio differ
 }
 
 AudioWriter::~AudioWriter() { close(); }

@@ -24,6 +24,9 @@ void write_wav(const std::string& path, const std::vector<float>& samples, int s
   info.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT;
   SNDFILE* f = sf_open(path.c_str(), SFM_WRITE, &info);
   if (!f) throw sdk::PluginError(path + ": cannot write (" + std::string(sf_strerror(nullptr)) + ")");
+  // No PEAK chunk: it holds the time of writing, so equal samples written a
+  // second apart made different files (and cache keys).
+  sf_command(f, SFC_SET_ADD_PEAK_CHUNK, nullptr, SF_FALSE);
   const sf_count_t n = sf_writef_float(f, samples.data(), static_cast<sf_count_t>(samples.size()));
   sf_close(f);
   if (n != static_cast<sf_count_t>(samples.size())) throw sdk::PluginError(path + ": short write");
