@@ -355,3 +355,24 @@ TEST(ExperimentsE2E, TheTableLinesUpWithNonAsciiValues) {
 
 }  // namespace
 }  // namespace cadenza
+
+namespace cadenza {
+namespace {
+
+// A stage that hit its time limit ended timed_out in the run's events and
+// TensorBoard, but its experiment's record said "failed" (read off the exit
+// code): the record now says how the stage ended.
+TEST(ExperimentsE2E, AnExperimentWhoseStageTimedOutSaysSo) {
+  Workspace ws(worker("train", "data/in.txt", "out/model", "sleep_ms = 4000") + "resources = { time = \"1s\" }\n");
+  auto r = ws.cadenza({"exp", "run", "--name", "slow"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.output, HasSubstr("TIMED OUT"));
+  const auto rows = show(ws);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["status"], "timed_out") << rows.dump();
+  auto table = ws.cadenza({"exp", "show", "--where", "status == timed_out"});
+  EXPECT_THAT(table.output, HasSubstr("slow"));
+}
+
+}  // namespace
+}  // namespace cadenza

@@ -12,6 +12,7 @@
 #include <iostream>
 #include <map>
 
+#include "cadenza/sdk/outcome.h"
 #include "error.h"
 #include "experiment_tree.h"
 #include "fs_util.h"
@@ -54,6 +55,7 @@ void finish_record(ExperimentRecord& r, const PreparedWorkflow& pw, int exit_cod
   const auto run = read_run(wf.state_dir() + "/runs", r.run_id);
   const LockFile lock(wf.lock_path());
   const RunCache runs(wf.cache_dir, wf.cache_shared);
+  std::string first_failure;  // how the first stage that did not succeed ended (timed_out, out_of_memory, ...)
   std::map<std::string, json> metrics_of;  // stage -> its run-cache entry's metrics
   std::map<std::string, int> stages_with;  // tag -> how many stages emitted it
   for (size_t i = 0; i < pw.size(); ++i) {
@@ -74,6 +76,9 @@ void finish_record(ExperimentRecord& r, const PreparedWorkflow& pw, int exit_cod
       if (!st.reused.empty()) s["reused"] = st.reused;
       if (!st.error.empty()) s["error"] = st.error;
       if (st.error.rfind("stopped by rule", 0) == 0) r.status = "stopped";
+      const auto outcome = sdk::parse_outcome(st.state);
+      if (first_failure.empty() && outcome && *outcome != sdk::Outcome::kSucceeded && *outcome != sdk::Outcome::kNotRun)
+        first_failure = st.state;
       if (!st.attempts.empty()) {
         s["backend"] = st.attempts.back().backend;
         s["job"] = st.attempts.back().handle;
@@ -88,6 +93,10 @@ void finish_record(ExperimentRecord& r, const PreparedWorkflow& pw, int exit_cod
     }
     r.stages[decl.name] = s;
   }
+  // The record says how the run ended as its stages did: a time limit is
+  // "timed_out" here as it is in the run's events and TensorBoard, not a
+  // plain "failed" read off the exit code.
+  if (r.status == "failed" && !first_failure.empty() && first_failure != "cancelled") r.status = first_failure;
   // A tag that two stages emit (test/esr of export and export_nam) is named
   // "<stage>:<tag>" for both; the others keep their plain tag.
   for (const auto& [stage, metrics] : metrics_of)
