@@ -11,6 +11,8 @@
 #include <sstream>
 #include <vector>
 
+#include "file_identity.h"
+
 namespace cadenza::script {
 
 namespace fs = std::filesystem;
@@ -54,14 +56,6 @@ void flatten(const nlohmann::json& j, const std::string& prefix,
   }
 }
 
-// Inode, size and modification time: changes when dvclive writes the file.
-std::string identity_of(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return "";
-  return std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
-         std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
-}
-
 constexpr size_t kTailBytes = 64;
 
 std::string tail_before(const std::string& path, uint64_t offset) {
@@ -78,7 +72,7 @@ std::string tail_before(const std::string& path, uint64_t offset) {
 }  // namespace
 
 DvcliveFollower::DvcliveFollower(std::string dir, Warn warn) : dir_(std::move(dir)), warn_(std::move(warn)) {
-  old_summary_ = identity_of(dir_ + "/metrics.json");
+  old_summary_ = file_identity(dir_ + "/metrics.json");
   for (const auto& [path, tag] : tsv_files(dir_)) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) continue;
@@ -149,7 +143,7 @@ void DvcliveFollower::read_tsv(const std::string& path, const std::string& tag, 
 }
 
 void DvcliveFollower::read_summary(const OnUpdate& on_update) {
-  const std::string now = identity_of(dir_ + "/metrics.json");
+  const std::string now = file_identity(dir_ + "/metrics.json");
   if (now.empty() || now == old_summary_) return;  // none, or not this run's
   std::ifstream in(dir_ + "/metrics.json");
   if (!in) return;

@@ -7,16 +7,11 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "file_identity.h"
+
 namespace cadenza::script {
 
 namespace {
-
-std::string identity_of(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return "";
-  return std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) +
-         "." + std::to_string(st.st_mtim.tv_nsec);
-}
 
 // Numbers (and booleans) of a YAML or JSON document (JSON is YAML), with
 // nested keys joined by '/'.
@@ -53,12 +48,12 @@ void flatten(const YAML::Node& n, const std::string& prefix, MetricUpdate& u) {
 
 SummaryFilesFollower::SummaryFilesFollower(std::vector<std::string> paths, Warn warn)
     : paths_(std::move(paths)), warn_(std::move(warn)) {
-  for (const auto& p : paths_) seen_[p] = identity_of(p);
+  for (const auto& p : paths_) seen_[p] = file_identity(p);
 }
 
 void SummaryFilesFollower::poll(const OnUpdate& on_update) {
   for (const auto& path : paths_) {
-    const std::string now = identity_of(path);
+    const std::string now = file_identity(path);
     if (now.empty() || now == seen_[path]) continue;
     seen_[path] = now;
     MetricUpdate u;

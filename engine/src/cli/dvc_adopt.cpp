@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "dvc_pipeline.h"
 #include "error.h"
 #include "params_file.h"
 #include "prepared_workflow.h"
@@ -56,35 +57,11 @@ std::vector<LockedPath> locked_paths(const YAML::Node& list) {
   return out;
 }
 
-json to_json(const YAML::Node& n) {
-  if (n.IsMap()) {
-    json o = json::object();
-    for (const auto& kv : n) o[kv.first.as<std::string>()] = to_json(kv.second);
-    return o;
-  }
-  if (n.IsSequence()) {
-    json a = json::array();
-    for (const auto& e : n) a.push_back(to_json(e));
-    return a;
-  }
-  if (n.Tag() == "!") return n.Scalar();
-  try {
-    return json::parse(n.Scalar());  // numbers, true/false, null
-  } catch (const json::exception&) {
-    return n.Scalar();
-  }
-}
-
-std::string under(const std::string& wdir, const std::string& path) {
-  if (wdir.empty() || wdir == ".") return path;
-  return (fs::path(wdir) / path).lexically_normal().generic_string();
-}
-
 // Why this stage's recorded state is not the workspace's, or "".
 std::string mismatch(const YAML::Node& entry, const std::string& root, const std::string& wdir) {
   for (const char* kind : {"outs", "deps"}) {
     for (const auto& p : locked_paths(entry[kind])) {
-      const std::string rel = under(wdir, p.path);
+      const std::string rel = dvc_path(wdir, p.path);
       if (!fs::exists(root + "/" + rel)) return std::string(kind == std::string("outs") ? "out " : "dep ") + rel + " is missing";
       if (dvc_md5(root + "/" + rel) != p.md5)
         return std::string(kind == std::string("outs") ? "out " : "dep ") + rel +
@@ -93,11 +70,11 @@ std::string mismatch(const YAML::Node& entry, const std::string& root, const std
   }
   if (const YAML::Node params = entry["params"])
     for (const auto& file : params) {
-      const std::string rel = under(wdir, file.first.as<std::string>());
+      const std::string rel = dvc_path(wdir, file.first.as<std::string>());
       const ParamsFile now = ParamsFile::read(root + "/" + rel, rel);
       for (const auto& kv : file.second) {
         const std::string key = kv.first.as<std::string>();
-        if (!now.has(key) || now.value(key) != to_json(kv.second))
+        if (!now.has(key) || now.value(key) != yaml_to_json(kv.second))
           return "param " + rel + ":" + key + " is not what dvc.lock recorded";
       }
     }

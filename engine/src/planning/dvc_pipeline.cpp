@@ -31,36 +31,6 @@ struct Source {
 
 int line_of(const YAML::Node& n) { return n.Mark().line + 1; }
 
-// A YAML node as JSON: plain scalars typed as YAML 1.2 reads them, quoted
-// ones strings.
-json to_json(const YAML::Node& n) {
-  if (n.IsSequence()) {
-    json a = json::array();
-    for (const auto& e : n) a.push_back(to_json(e));
-    return a;
-  }
-  if (n.IsMap()) {
-    json o = json::object();
-    for (const auto& kv : n) o[kv.first.as<std::string>()] = to_json(kv.second);
-    return o;
-  }
-  if (!n.IsScalar()) return nullptr;
-  const std::string s = n.Scalar();
-  if (n.Tag() == "!") return s;  // quoted
-  if (s == "true" || s == "True") return true;
-  if (s == "false" || s == "False") return false;
-  if (s == "null" || s == "~" || s.empty()) return nullptr;
-  try {
-    size_t used = 0;
-    const long long i = std::stoll(s, &used);
-    if (used == s.size()) return i;
-    const double d = std::stod(s, &used);
-    if (used == s.size()) return d;
-  } catch (const std::exception&) {
-  }
-  return s;
-}
-
 std::string text_of(const json& v) {
   if (v.is_string()) return v.get<std::string>();
   if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
@@ -127,7 +97,7 @@ json interpolate(const std::string& s, const json& ctx, const Source& src, const
 
 json resolve(const YAML::Node& n, const json& ctx, const Source& src) {
   if (n.IsScalar()) {
-    json v = to_json(n);
+    json v = yaml_to_json(n);
     return v.is_string() ? interpolate(v.get<std::string>(), ctx, src, n) : v;
   }
   if (n.IsSequence()) {
@@ -177,11 +147,6 @@ void load_vars(const YAML::Node& vars, json& ctx, const Source& src) {
       ctx[key] = *v;
     }
   }
-}
-
-std::string under(const std::string& wdir, const std::string& path) {
-  if (wdir.empty() || wdir == "." || fs::path(path).is_absolute()) return path;
-  return (fs::path(wdir) / path).lexically_normal().generic_string();
 }
 
 // A list entry that is a path or {path: {options}}.
@@ -300,7 +265,7 @@ class StageReader {
 
   void read_paths(DvcStage& s, const YAML::Node& body, const json& ctx) {
     if (const YAML::Node deps = body["deps"]) {
-      for (const auto& d : resolve(deps, ctx, src_)) s.deps.push_back(under(s.wdir, text_of(d)));
+      for (const auto& d : resolve(deps, ctx, src_)) s.deps.push_back(dvc_path(s.wdir, text_of(d)));
     }
     if (const YAML::Node outs = body["outs"]) {
       if (!outs.IsSequence()) fail(src_, outs, "stage '" + s.name + "': outs must be a list");
@@ -308,7 +273,7 @@ class StageReader {
         auto [path, opts] = path_entry(resolve(node, ctx, src_));
         if (path.empty()) fail(src_, node, "stage '" + s.name + "': an out is a path or {path: {options}}");
         const YAML::Node& outs = node;
-        DvcOut o{under(s.wdir, path), opts.value("cache", true), opts.value("persist", false),
+        DvcOut o{dvc_path(s.wdir, path), opts.value("cache", true), opts.value("persist", false),
                  opts.value("desc", std::string())};
         if (!o.cache) note(s, outs, "outs " + path + ": cache: false (Cadenza stores every out in its cache)");
         if (o.persist)
@@ -328,21 +293,21 @@ class StageReader {
         if (path.empty()) fail(src_, list, "stage '" + s.name + "': " + kind + " entries are paths or {path: {options}}");
         // DVC's metrics and plots files are outputs of their stage too (cache:
         // false, DVC's usual for them, needs no note: Cadenza caches them).
-        (std::string(kind) == "metrics" ? s.metrics : s.plots).push_back(under(s.wdir, path));
-        s.outs.push_back(DvcOut{under(s.wdir, path), opts.value("cache", true), false, ""});
+        (std::string(kind) == "metrics" ? s.metrics : s.plots).push_back(dvc_path(s.wdir, path));
+        s.outs.push_back(DvcOut{dvc_path(s.wdir, path), opts.value("cache", true), false, ""});
       }
     }
   }
 
   void read_params(DvcStage& s, const YAML::Node& node, const json& ctx) {
     if (!node) return;
-    const std::string default_file = under(s.wdir, "params.yaml");
+    const std::string default_file = dvc_path(s.wdir, "params.yaml");
     for (const auto& e : resolve(node, ctx, src_)) {
       if (e.is_string()) {
         s.params[default_file].push_back(e.get<std::string>());
       } else if (e.is_object()) {
         for (const auto& [file, keys] : e.items()) {
-          auto& list = s.params[under(s.wdir, file)];
+          auto& list = s.params[dvc_path(s.wdir, file)];
           if (keys.is_array())
             for (const auto& k : keys) list.push_back(text_of(k));
           else if (!keys.is_null())
@@ -399,6 +364,11 @@ void check_no_cycle(const DvcPipeline& p, const Source& src) {
 }
 
 }  // namespace
+
+std::string dvc_path(const std::string& wdir, const std::string& path) {
+  if (wdir.empty() || wdir == "." || fs::path(path).is_absolute()) return path;
+  return (fs::path(wdir) / path).lexically_normal().generic_string();
+}
 
 DvcPipeline read_dvc_pipeline(const std::string& dvc_yaml) {
   const Source src{fs::path(dvc_yaml).filename().string(), fs::path(dvc_yaml).parent_path().string()};

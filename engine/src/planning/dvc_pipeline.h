@@ -43,6 +43,10 @@ struct DvcPipeline {
   std::vector<DvcNote> not_carried;  // what Cadenza has no equivalent for
 };
 
+// A path as dvc.yaml and dvc.lock write it (relative to the stage's wdir),
+// relative to the project root.
+std::string dvc_path(const std::string& wdir, const std::string& path);
+
 // Reads `dvc_yaml` (its directory is the project root). Throws Error
 // naming dvc.yaml:line:col and what to do.
 DvcPipeline read_dvc_pipeline(const std::string& dvc_yaml);

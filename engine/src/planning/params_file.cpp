@@ -49,24 +49,6 @@ json resolve_plain(const std::string& s) {
   return s;
 }
 
-json yaml_to_json(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map: {
-      json out = json::object();
-      for (const auto& kv : node) out[kv.first.Scalar()] = yaml_to_json(kv.second);
-      return out;
-    }
-    case YAML::NodeType::Sequence: {
-      json out = json::array();
-      for (const auto& item : node) out.push_back(yaml_to_json(item));
-      return out;
-    }
-    case YAML::NodeType::Scalar:  // "!": quoted, so a string whatever it reads like
-      return node.Tag() == "!" ? json(node.Scalar()) : resolve_plain(node.Scalar());
-    default:
-      return nullptr;
-  }
-}
 
 std::string where_in(const std::string& name, int line0, int col0) {
   return name + ":" + std::to_string(line0 + 1) + ":" + std::to_string(col0 + 1);
@@ -202,6 +184,25 @@ size_t offset_of(const std::string& t, size_t line, size_t column) {
 }
 
 }  // namespace
+
+json yaml_to_json(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      json out = json::object();
+      for (const auto& kv : node) out[kv.first.Scalar()] = yaml_to_json(kv.second);
+      return out;
+    }
+    case YAML::NodeType::Sequence: {
+      json out = json::array();
+      for (const auto& item : node) out.push_back(yaml_to_json(item));
+      return out;
+    }
+    case YAML::NodeType::Scalar:  // "!": quoted, so a string whatever it reads like
+      return node.Tag() == "!" ? json(node.Scalar()) : resolve_plain(node.Scalar());
+    default:
+      return nullptr;
+  }
+}
 
 std::vector<std::string> split_key(const std::string& key) {
   std::vector<std::string> parts;

@@ -20,12 +20,17 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
 #include <string>
 #include <vector>
 
 namespace cadenza {
 
 enum class ParamsFormat { kYaml, kJson, kToml };
+
+// A YAML node as JSON, its plain scalars typed as params files read them
+// (YAML 1.2's core schema; quoted scalars stay strings).
+nlohmann::json yaml_to_json(const YAML::Node& node);
 
 class ParamsFile {
  public:
